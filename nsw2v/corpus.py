@@ -1,0 +1,155 @@
+"""Streaming corpus readers: one sentence (a list of tokens) per line of a text file.
+
+    >>> from nsw2v.corpus import LineSentence
+    >>> sentences = LineSentence("/work/shared/data/corpora/enwiki-2019-text8style.txt.gz")
+    >>> n_tokens = sum(len(s) for s in sentences)   # one streaming pass
+    >>> first = next(iter(sentences))                # iterating again re-reads the file
+    >>> len(first)                                   # the one long line comes in pieces
+    10000
+
+Files may be plain or gzip-compressed; the format is told by the file's first two
+bytes, not by its name. A file is read in fixed-size blocks of text, so a file
+that is a single line of 100 million characters (the text8 layout) never sits in
+memory whole: tokens are cut into sentences of at most ``max_sentence_length``
+tokens as the blocks arrive.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from typing import Iterator, List, Union
+
+__all__ = ["BLOCK_CHARS", "MAX_SENTENCE_LENGTH", "LineSentence", "open_text"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Characters of text read per block by :class:`LineSentence` (1 Mi characters).
+BLOCK_CHARS = 1 << 20
+
+#: Longest sentence :class:`LineSentence` yields, in tokens. gensim's value; the
+#: word2vec C tool's ``MAX_SENTENCE_LENGTH`` is 1000.
+MAX_SENTENCE_LENGTH = 10000
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_text(path: PathLike) -> io.TextIOBase:
+    """Open a plain or gzip-compressed file for reading UTF-8 text.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file. It is gzip-compressed if its first two bytes are the gzip magic
+        number ``1f 8b``, whatever its name.
+
+    Returns
+    -------
+    io.TextIOBase
+        A text stream. Bytes that are not valid UTF-8 are decoded as U+FFFD
+        (``errors="replace"``) rather than raising, so one bad byte in a large
+        corpus costs one token, not the whole run. Line endings ``\\n``, ``\\r\\n``
+        and ``\\r`` all read as ``\\n`` (universal newlines).
+
+    Raises
+    ------
+    OSError
+        The file is missing or unreadable (``FileNotFoundError``,
+        ``PermissionError``, ...); the message names the path.
+    """
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+    if magic == _GZIP_MAGIC:
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, "rt", encoding="utf-8", errors="replace")
+
+
+class LineSentence:
+    """Sentences of a text file: one per line, tokens split on whitespace.
+
+    Each line gives the tokens of ``line.split()``. A line of more than
+    ``max_sentence_length`` tokens is cut into consecutive pieces of that many
+    tokens (the last piece may be shorter), as gensim and the word2vec C tool do.
+    Lines with no tokens give nothing. The iterable can be iterated many times;
+    each iteration re-reads the file, so it suits one pass per training epoch.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A plain or gzip-compressed UTF-8 text file (see :func:`open_text`).
+    max_sentence_length : int, default 10000
+        Longest sentence yielded, in tokens; must be >= 1.
+    block_chars : int, default BLOCK_CHARS
+        Characters read per block; only memory use and speed depend on it, never
+        the sentences yielded. Must be >= 1.
+
+    Raises
+    ------
+    ValueError
+        ``max_sentence_length`` or ``block_chars`` is below 1.
+
+    Notes
+    -----
+    A file need not end with a newline: with or without one, the sentences are
+    the same. Memory use is bounded by the block size and one sentence, except
+    for a single token longer than a block, which is held whole.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        max_sentence_length: int = MAX_SENTENCE_LENGTH,
+        *,
+        block_chars: int = BLOCK_CHARS,
+    ) -> None:
+        if int(max_sentence_length) != max_sentence_length or max_sentence_length < 1:
+            raise ValueError(f"max_sentence_length={max_sentence_length!r} must be an integer >= 1")
+        if int(block_chars) != block_chars or block_chars < 1:
+            raise ValueError(f"block_chars={block_chars!r} must be an integer >= 1")
+        self.path = path
+        self.max_sentence_length = int(max_sentence_length)
+        self.block_chars = int(block_chars)
+
+    def __repr__(self) -> str:
+        return f"LineSentence({os.fspath(self.path)!r}, max_sentence_length={self.max_sentence_length})"
+
+    def __iter__(self) -> Iterator[List[str]]:
+        limit = self.max_sentence_length
+        # `pending`: tokens of the current line not yet yielded (fewer than `limit`
+        # after each block). `carry`: the text after the last whitespace of the
+        # previous block, possibly the first half of a token cut by the block edge.
+        pending: List[str] = []
+        carry = ""
+        with open_text(self.path) as f:
+            while True:
+                block = f.read(self.block_chars)
+                if not block:
+                    break
+                lines = (carry + block).split("\n")
+                # Every element but the last ends at a newline: a complete line.
+                for line in lines[:-1]:
+                    tokens = line.split()
+                    if pending:
+                        pending.extend(tokens)
+                        tokens, pending = pending, []
+                    for start in range(0, len(tokens), limit):
+                        yield tokens[start:start + limit]
+                tail = lines[-1]
+                tokens = tail.split()
+                if tokens and not tail[-1].isspace():
+                    carry = tokens.pop()   # may continue in the next block
+                else:
+                    carry = ""
+                if pending:
+                    pending.extend(tokens)
+                    tokens = pending
+                # Yield the full pieces now; the remainder waits for the line's end.
+                n_full = len(tokens) - len(tokens) % limit
+                for start in range(0, n_full, limit):
+                    yield tokens[start:start + limit]
+                pending = tokens[n_full:] if n_full else tokens
+        # End of file without a final newline: the last line is complete.
+        if carry:
+            pending.append(carry)
+        for start in range(0, len(pending), limit):
+            yield pending[start:start + limit]

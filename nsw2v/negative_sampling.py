@@ -1,0 +1,228 @@
+"""Negative sampling: the unigram sampler (two paths) and the loss layer.
+
+    >>> import numpy as np
+    >>> from nsw2v.negative_sampling import UnigramSampler
+    >>> corpus = np.array([0, 1, 2, 3, 4, 1, 2, 3])
+    >>> sampler = UnigramSampler(corpus, power=0.75, sample_size=2, seed=0)
+    >>> sampler.get_negative_sample(np.array([1, 3, 0])).shape
+    (3, 2)
+
+Both paths search one cumulative table of ``count ** power`` with
+``xp.searchsorted``, so they are the same code on NumPy and CuPy:
+
+``"exclusion"``
+    Per row, the target never appears and the ``sample_size`` negatives are
+    distinct. Column by column, entries that hit the target or an earlier pick
+    of their row are redrawn until none does: exactly the distribution of the
+    book's per-row ``np.random.choice(V, sample_size, replace=False,
+    p=p_without_target)``, which picks distinct words one after another, each in
+    proportion to ``p`` among those not yet taken. The default on NumPy.
+``"batched"``
+    One with-replacement draw of the whole ``(batch, sample_size)`` block from
+    ``p ∝ count ** power``; a negative may equal the target or repeat. The
+    default on CuPy, as in the book's GPU branch.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from . import backend
+from .layers import EmbeddingDot, SigmoidWithLoss
+
+METHODS = ("exclusion", "batched")
+
+# After this many redraw rounds of one column, the few rows still colliding are
+# drawn exactly from their renormalised distribution instead (a target holding
+# most of the probability mass would otherwise make the rejection loop long).
+_MAX_REDRAW_ROUNDS = 32
+
+
+class UnigramSampler:
+    """Draws negatives from the unigram distribution raised to ``power``.
+
+    Parameters
+    ----------
+    corpus : array of int
+        Word ids (the book's argument); counts are taken with ``bincount``.
+        Pass ``corpus=None`` and ``counts=`` when the counts are known.
+    power : float
+        Exponent applied to the counts (word2vec: 0.75). Must be >= 0.
+    sample_size : int
+        Negatives per row.
+    method : {"exclusion", "batched", None}
+        The sampling path; ``None`` picks the backend's default
+        (exclusion on NumPy, batched on CuPy).
+    seed : int, optional
+        Seed of the sampler's own random generator.
+    xp : module or str, optional
+        Array module; ``None`` means the default (``GPU=1`` chooses CuPy).
+    counts : array of int, optional
+        Word counts indexed by id, instead of ``corpus``.
+    vocab_size : int, optional
+        Number of ids; defaults to ``len(counts)`` or ``corpus.max() + 1``.
+    """
+
+    def __init__(self, corpus: Any, power: float, sample_size: int, method: Optional[str] = None,
+                 seed: Optional[int] = None, xp: Any = None, counts: Any = None,
+                 vocab_size: Optional[int] = None):
+        self.xp = xp = backend.resolve_xp(xp)
+        if method is None:
+            method = "batched" if backend.is_cupy(xp) else "exclusion"
+        if method not in METHODS:
+            raise ValueError(f"method={method!r} must be one of {METHODS}")
+        if not power >= 0:
+            raise ValueError(f"power={power} must be >= 0")
+        if int(sample_size) != sample_size or sample_size < 1:
+            raise ValueError(f"sample_size={sample_size} must be an integer >= 1")
+        counts = _counts(corpus, counts, vocab_size)
+        p = counts.astype(np.float64) ** power
+        p[counts == 0] = 0.0                        # 0 ** 0 is 1: unseen ids stay undrawable
+        drawable = int(np.count_nonzero(p))
+        if method == "exclusion" and sample_size > drawable - 1:
+            raise ValueError(
+                f"sample_size={sample_size} is larger than the {drawable - 1} other words that can be "
+                f"drawn on the exclusion path (vocabulary of {drawable} words with non-zero count); "
+                "lower sample_size or use method='batched'"
+            )
+        p /= p.sum()
+        self.method = method
+        self.power = power
+        self.sample_size = int(sample_size)
+        self.vocab_size = len(counts)
+        self.word_p = xp.asarray(p)                 # (V,) float64, the book's name
+        cdf = np.cumsum(p)
+        cdf /= cdf[-1]
+        cdf[-1] = 1.0
+        self.cdf = xp.asarray(cdf)
+        self.rng = backend.make_rng(xp, seed)
+
+    def draw(self, shape: tuple) -> Any:
+        """Ids drawn with replacement from ``word_p``, in the given shape."""
+        u = self.rng.random(shape, dtype=self.xp.float64)
+        return self.xp.searchsorted(self.cdf, u, side="right").astype(self.xp.int32)
+
+    def get_negative_sample(self, target: Any) -> Any:
+        """A ``(batch, sample_size)`` int32 array of negatives for ``target`` ``(batch,)``."""
+        xp = self.xp
+        target = xp.asarray(target)
+        if target.ndim != 1:
+            raise ValueError(f"target must be 1-D (batch,), got shape {target.shape}")
+        check_ids(target, self.vocab_size, "target")
+        neg = self.draw((target.shape[0], self.sample_size))
+        if self.method == "exclusion":
+            self._exclude(neg, target.astype(xp.int32))
+        return neg
+
+    def _exclude(self, neg: Any, target: Any) -> None:
+        """Redraw, column by column, entries equal to the target or an earlier pick."""
+        xp = self.xp
+        for k in range(self.sample_size):
+            taken = xp.concatenate([target[:, None], neg[:, :k]], axis=1)   # (B, 1+k)
+            for _ in range(_MAX_REDRAW_ROUNDS):
+                bad = xp.flatnonzero((neg[:, k:k + 1] == taken).any(axis=1))
+                if bad.size == 0:
+                    break
+                neg[bad, k] = self.draw((int(bad.size),))
+            else:
+                for row in backend.to_numpy(bad).tolist():
+                    neg[row, k] = self._draw_excluding(taken[row])
+
+    def _draw_excluding(self, taken: Any) -> int:
+        """One id from ``word_p`` renormalised without ``taken`` (the rare slow case)."""
+        p = backend.to_numpy(self.word_p).copy()
+        p[backend.to_numpy(taken)] = 0.0
+        cdf = np.cumsum(p)
+        u = backend.to_float(self.rng.random((1,), dtype=self.xp.float64)[0]) * cdf[-1]
+        return int(min(np.searchsorted(cdf, u, side="right"), self.vocab_size - 1))
+
+
+def reference_negative_sample(word_p: np.ndarray, target: np.ndarray, sample_size: int,
+                              random_state: np.random.RandomState) -> np.ndarray:
+    """The book's per-row loop, kept literally as the reference for tests and benchmarks.
+
+    For each row: zero the target's probability, renormalise, and draw
+    ``sample_size`` distinct ids with ``choice(replace=False, p=...)``. Slow
+    (one ``choice`` call per row): use ``UnigramSampler`` to train.
+    """
+    batch_size = target.shape[0]
+    vocab_size = len(word_p)
+    negative_sample = np.zeros((batch_size, sample_size), dtype=np.int32)
+    for i in range(batch_size):
+        p = word_p.copy()
+        p[target[i]] = 0
+        p /= p.sum()
+        negative_sample[i, :] = random_state.choice(vocab_size, size=sample_size, replace=False, p=p)
+    return negative_sample
+
+
+def _counts(corpus: Any, counts: Any, vocab_size: Optional[int]) -> np.ndarray:
+    if counts is not None:
+        counts = backend.to_numpy(counts).astype(np.int64).ravel()
+    else:
+        if corpus is None:
+            raise ValueError("give corpus (word ids) or counts")
+        corpus = backend.to_numpy(corpus).ravel()
+        if corpus.size == 0:
+            raise ValueError("corpus is empty: no word ids to count")
+        if not np.issubdtype(corpus.dtype, np.integer):
+            raise ValueError(f"corpus must hold integer word ids, got dtype {corpus.dtype}")
+        if corpus.min() < 0:
+            raise ValueError(f"corpus holds a negative word id ({int(corpus.min())})")
+        counts = np.bincount(corpus, minlength=vocab_size or 0).astype(np.int64)
+    if vocab_size is not None:
+        if len(counts) > vocab_size:
+            raise ValueError(f"word id {len(counts) - 1} is out of range for vocab_size={vocab_size}")
+        counts = np.pad(counts, (0, vocab_size - len(counts)))
+    if counts.size == 0 or counts.sum() == 0:
+        raise ValueError("corpus is empty: every count is zero")
+    if counts.min() < 0:
+        raise ValueError("counts must be >= 0")
+    return counts
+
+
+def check_ids(ids: Any, vocab_size: int, name: str = "ids") -> None:
+    """Raise ValueError for ids outside ``[0, vocab_size)``.
+
+    CuPy wraps out-of-range indices silently, so ids are checked at the
+    boundary of every public entry point that takes them.
+    """
+    if ids.size == 0:
+        return
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= vocab_size:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name} holds word id {bad}, out of range for a vocabulary of {vocab_size}")
+
+
+class NegativeSamplingLoss:
+    """The book's loss: ``-log σ(h·w_t) - Σ_k log σ(-h·w_neg_k)``, averaged over the batch.
+
+    One :class:`EmbeddingDot` scores the ``(B, 1+K)`` matrix whose column 0 is
+    the target and columns 1..K the negatives, all against the one output table
+    ``W`` (the learner's version gave each column its own table).
+    """
+
+    def __init__(self, W: Any, corpus: Any, power: float = 0.75, sample_size: int = 5,
+                 method: Optional[str] = None, seed: Optional[int] = None, counts: Any = None):
+        xp = backend.get_array_module(W)
+        self.sample_size = sample_size
+        self.sampler = UnigramSampler(corpus, power, sample_size, method=method, seed=seed, xp=xp,
+                                      counts=counts, vocab_size=W.shape[0])
+        self.embed_dot = EmbeddingDot(W)
+        self.loss_layer = SigmoidWithLoss()
+        self.params, self.grads = self.embed_dot.params, self.embed_dot.grads
+
+    def forward(self, h: Any, target: Any) -> Any:
+        xp = self.sampler.xp
+        negative_sample = self.sampler.get_negative_sample(target)        # (B, K)
+        idx = xp.concatenate([target.astype(xp.int32)[:, None], negative_sample], axis=1)  # (B, 1+K)
+        score = self.embed_dot.forward(h, idx)                            # (B, 1+K)
+        label = xp.zeros(idx.shape, dtype=xp.int32)
+        label[:, 0] = 1
+        return self.loss_layer.forward(score, label)
+
+    def backward(self, dout: Any = 1) -> Any:
+        dscore = self.loss_layer.backward(dout)
+        return self.embed_dot.backward(dscore)

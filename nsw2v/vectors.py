@@ -1,0 +1,724 @@
+"""Trained word vectors: similarity queries and the word2vec C tool's file formats.
+
+    >>> import numpy as np
+    >>> from nsw2v.vectors import WordVectors
+    >>> words = ["man", "woman", "king", "queen", "apple"]
+    >>> vecs = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [0, 0, -1]], dtype=np.float32)
+    >>> wv = WordVectors(words, vecs)
+    >>> wv.analogy("man", "king", "woman")[0][0]         # man : king :: woman : ?
+    'queen'
+    >>> round(wv.similarity("king", "queen"), 4)
+    0.8165
+    >>> wv.doesnt_match(["man", "woman", "king", "apple"])
+    'apple'
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "vecs.bin")
+    >>> wv.save_word2vec_format(path, binary=True)
+    >>> WordVectors.load_word2vec_format(path, binary=True)["queen"]
+    array([1., 1., 1.], dtype=float32)
+
+The semantics of the queries follow gensim's ``KeyedVectors`` (``most_similar``,
+``most_similar_cosmul``, ``similarity``, ``doesnt_match``), so code written
+against gensim reads the same here. Everything in this module is host-side
+NumPy; convert device arrays with ``nsw2v.backend.to_numpy`` first.
+
+File formats (those of the original ``word2vec`` C tool, also read and written
+by gensim):
+
+* text: a header line ``"V H\\n"``, then one line per word,
+  ``word v1 v2 ... vH\\n``, numbers separated by single spaces;
+* binary: the same header, then per word the UTF-8 word, one space, and ``H``
+  little-endian float32 values (``4*H`` bytes). The C tool writes a ``\\n``
+  after each vector, gensim writes none; both are read.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import os
+import secrets
+from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+Query = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]], None]
+
+_CHUNK = 1 << 20  # bytes read at a time from binary files
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class WordVectors:
+    """A vocabulary and one float32 vector per word, with similarity queries.
+
+    Parameters
+    ----------
+    index_to_key : list of str
+        The words, in row order (by convention most frequent first, which is what
+        ``restrict_vocab`` relies on). Words must be unique.
+    vectors : numpy.ndarray
+        Shape ``(V, H)``; stored as a C-contiguous float32 NumPy array.
+    counts : numpy.ndarray, optional
+        Shape ``(V,)`` corpus counts, stored as int64; ``None`` when unknown (for
+        example after loading a word2vec file, which has no counts).
+
+    Attributes
+    ----------
+    index_to_key : list of str
+    key_to_index : dict of str to int
+    vectors : numpy.ndarray
+        ``(V, H)`` float32. Assigning a new array re-validates it and drops the
+        cached unit vectors; after editing it in place, call :meth:`reset_norms`.
+    vector_size : int
+        ``H``.
+    counts : numpy.ndarray or None
+        ``(V,)`` int64.
+
+    Raises
+    ------
+    ValueError
+        When the shapes disagree or a word is repeated.
+    """
+
+    def __init__(
+        self,
+        index_to_key: Sequence[str],
+        vectors: np.ndarray,
+        counts: Optional[np.ndarray] = None,
+    ) -> None:
+        self.index_to_key: list[str] = list(index_to_key)
+        self.key_to_index: dict[str, int] = {}
+        for i, word in enumerate(self.index_to_key):
+            if not isinstance(word, str):
+                raise ValueError(f"index_to_key[{i}]={word!r} must be a str")
+            if word in self.key_to_index:
+                raise ValueError(
+                    f"word {word!r} appears twice in index_to_key "
+                    f"(at {self.key_to_index[word]} and {i})"
+                )
+            self.key_to_index[word] = i
+        self._normed: Optional[np.ndarray] = None
+        self.vectors = vectors  # validated by the setter
+        if counts is not None:
+            counts = np.asarray(counts, dtype=np.int64)
+            if counts.shape != (len(self.index_to_key),):
+                raise ValueError(
+                    f"counts has shape {counts.shape} but there are "
+                    f"{len(self.index_to_key)} words: expected ({len(self.index_to_key)},)"
+                )
+        self.counts: Optional[np.ndarray] = counts
+
+    # ------------------------------------------------------------------ storage
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The ``(V, H)`` float32 vectors, one row per word."""
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, value: np.ndarray) -> None:
+        arr = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
+        if arr.ndim != 2:
+            raise ValueError(f"vectors must be 2-D (V, H), got shape {arr.shape}")
+        if arr.shape[0] != len(self.index_to_key):
+            raise ValueError(
+                f"vectors has {arr.shape[0]} rows but index_to_key has "
+                f"{len(self.index_to_key)} words: they must match"
+            )
+        self._vectors = arr
+        self._normed = None
+
+    @property
+    def vector_size(self) -> int:
+        """Number of dimensions ``H``."""
+        return int(self._vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.index_to_key)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.key_to_index
+
+    def __repr__(self) -> str:
+        return f"WordVectors({len(self)} words, vector_size={self.vector_size})"
+
+    def get_index(self, word: str) -> int:
+        """Row of `word` in :attr:`vectors`.
+
+        Raises
+        ------
+        KeyError
+            ``"word 'foo' not in vocabulary"`` when `word` is unknown.
+        """
+        try:
+            return self.key_to_index[word]
+        except (KeyError, TypeError):
+            raise KeyError(f"word {word!r} not in vocabulary") from None
+
+    def __getitem__(self, words: Union[str, Sequence[str]]) -> np.ndarray:
+        """``wv["cat"]`` is a copy of one ``(H,)`` vector; ``wv[["cat", "dog"]]`` is ``(2, H)``."""
+        if isinstance(words, str):
+            return self._vectors[self.get_index(words)].copy()
+        idx = np.array([self.get_index(w) for w in words], dtype=np.int64)
+        return self._vectors[idx]
+
+    def get_normed_vectors(self) -> np.ndarray:
+        """Unit-length copy of :attr:`vectors`, computed once and cached.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(V, H)`` float32. Rows that are all zeros stay zero (no nan).
+        """
+        if self._normed is None:
+            self._normed = _unit_rows(self._vectors)
+        return self._normed
+
+    def reset_norms(self) -> None:
+        """Forget the cached unit vectors (call after editing :attr:`vectors` in place)."""
+        self._normed = None
+
+    # ------------------------------------------------------------------ queries
+
+    def _query_terms(
+        self, positive: Query, negative: Query
+    ) -> tuple[list[np.ndarray], list[np.ndarray], set[int]]:
+        """Unit vectors of the positive and negative terms, and the rows of the input words."""
+        normed = self.get_normed_vectors()
+        pos, neg, exclude = [], [], set()
+        for terms, out in ((_as_list(positive), pos), (_as_list(negative), neg)):
+            for term in terms:
+                if isinstance(term, str):
+                    i = self.get_index(term)
+                    exclude.add(i)
+                    out.append(normed[i])
+                else:
+                    vec = np.asarray(term, dtype=np.float32)
+                    if vec.shape != (self.vector_size,):
+                        raise ValueError(
+                            f"query vector has shape {vec.shape}, expected ({self.vector_size},)"
+                        )
+                    out.append(_unit_rows(vec[None, :])[0])
+        if not pos and not neg:
+            raise ValueError("cannot compute similarity with no input: give positive and/or negative")
+        return pos, neg, exclude
+
+    def _top(
+        self, scores: np.ndarray, topn: Optional[int], exclude: set[int]
+    ) -> Union[list[tuple[str, float]], np.ndarray]:
+        """Best `topn` (word, score) pairs of `scores`, skipping the rows in `exclude`."""
+        if topn is None:
+            return scores
+        if topn < 1:
+            return []
+        k = min(topn + len(exclude), scores.shape[0])
+        if k == 0:
+            return []
+        best = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+        best = best[np.argsort(-scores[best], kind="stable")]
+        result = [(self.index_to_key[i], float(scores[i])) for i in best if int(i) not in exclude]
+        return result[:topn]
+
+    def most_similar(
+        self,
+        positive: Query = None,
+        negative: Query = None,
+        topn: Optional[int] = 10,
+        restrict_vocab: Optional[int] = None,
+    ) -> Union[list[tuple[str, float]], np.ndarray]:
+        """Words closest (by cosine) to the mean of the positive minus the negative terms.
+
+        As gensim's ``KeyedVectors.most_similar``: each term is made unit length, the
+        query is the mean of the terms with weight +1 (positive) or -1 (negative),
+        and the cosine of the query with every word is ranked.
+
+        Parameters
+        ----------
+        positive, negative : str, numpy.ndarray, or list of them, optional
+            Words or ``(H,)`` vectors. Unlike gensim, raw vectors are made unit
+            length too, so a vector and its word give the same query.
+        topn : int or None, optional
+            Number of results. ``None`` returns the cosines of all searched words
+            as a float32 array (input words not removed).
+        restrict_vocab : int, optional
+            Search only the first `restrict_vocab` words.
+
+        Returns
+        -------
+        list of (str, float)
+            Best first; the input words themselves are never returned.
+
+        Raises
+        ------
+        KeyError
+            When a word is not in the vocabulary.
+        ValueError
+            When no term is given, or a vector has the wrong size.
+        """
+        pos, neg, exclude = self._query_terms(positive, negative)
+        query = (np.sum(pos, axis=0) if pos else 0) - (np.sum(neg, axis=0) if neg else 0)
+        query = _unit_rows(np.asarray(query, dtype=np.float32)[None, :] / (len(pos) + len(neg)))[0]
+        normed = self.get_normed_vectors()[: self._limit(restrict_vocab)]
+        scores = normed @ query  # (N,)
+        return self._top(scores, topn, exclude)
+
+    def most_similar_cosmul(
+        self,
+        positive: Query = None,
+        negative: Query = None,
+        topn: Optional[int] = 10,
+        restrict_vocab: Optional[int] = None,
+    ) -> Union[list[tuple[str, float]], np.ndarray]:
+        """Words ranked by Levy & Goldberg's multiplicative objective (3CosMul).
+
+        ``score(w) = prod((1 + cos(w, p)) / 2 for p in positive)
+        / (prod((1 + cos(w, n)) / 2 for n in negative) + 1e-6)``; cosines are
+        shifted to ``[0, 1]`` as in gensim (footnote 7 of the paper).
+
+        Parameters
+        ----------
+        positive, negative : str, numpy.ndarray, or list of them, optional
+            Words or ``(H,)`` vectors (made unit length). At least one positive term.
+        topn : int or None, optional
+            Number of results; ``None`` returns all scores as an array.
+        restrict_vocab : int, optional
+            Search only the first `restrict_vocab` words.
+
+        Returns
+        -------
+        list of (str, float)
+            Best first, input words excluded.
+        """
+        pos, neg, exclude = self._query_terms(positive, negative)
+        if not pos:
+            raise ValueError("cannot compute similarity with no positive input")
+        normed = self.get_normed_vectors()[: self._limit(restrict_vocab)]
+        shifted = lambda terms: (1.0 + normed @ np.stack(terms, axis=1)) / 2.0  # (N, T)
+        scores = np.prod(shifted(pos), axis=1, dtype=np.float32)
+        denom = np.prod(shifted(neg), axis=1, dtype=np.float32) if neg else np.float32(1.0)
+        scores = (scores / (denom + np.float32(1e-6))).astype(np.float32)
+        return self._top(scores, topn, exclude)
+
+    def similarity(self, w1: str, w2: str) -> float:
+        """Cosine similarity of two words (0.0 when either vector is zero)."""
+        normed = self.get_normed_vectors()
+        return float(np.dot(normed[self.get_index(w1)], normed[self.get_index(w2)]))
+
+    def analogy(
+        self,
+        a: str,
+        b: str,
+        c: str,
+        topn: int = 1,
+        method: str = "3cosadd",
+        restrict_vocab: Optional[int] = None,
+    ) -> list[tuple[str, float]]:
+        """Answer ``a : b :: c : ?``, e.g. ``analogy("man", "king", "woman")`` -> queen.
+
+        Parameters
+        ----------
+        a, b, c : str
+            The question words; the query is ``b - a + c``.
+        topn : int, optional
+            Number of candidates returned.
+        method : {"3cosadd", "3cosmul"}, optional
+            :meth:`most_similar` (additive) or :meth:`most_similar_cosmul`.
+        restrict_vocab : int, optional
+            Search only the first `restrict_vocab` words.
+
+        Returns
+        -------
+        list of (str, float)
+            `topn` (word, score) pairs, best first; `a`, `b`, `c` are excluded.
+        """
+        if method == "3cosadd":
+            search = self.most_similar
+        elif method == "3cosmul":
+            search = self.most_similar_cosmul
+        else:
+            raise ValueError(f"method={method!r} must be '3cosadd' or '3cosmul'")
+        return search(positive=[b, c], negative=[a], topn=topn, restrict_vocab=restrict_vocab)
+
+    def doesnt_match(self, words: Iterable[str]) -> str:
+        """The word least similar to the mean of the others' unit vectors.
+
+        As gensim, except that an unknown word raises ``KeyError`` instead of being
+        dropped with a warning.
+        """
+        words = list(words)
+        if not words:
+            raise ValueError("doesnt_match needs at least one word")
+        idx = np.array([self.get_index(w) for w in words], dtype=np.int64)
+        unit = self.get_normed_vectors()[idx]  # (n, H)
+        mean = _unit_rows(unit.mean(axis=0, dtype=np.float32)[None, :])[0]
+        return words[int(np.argmin(unit @ mean))]
+
+    def _limit(self, restrict_vocab: Optional[int]) -> int:
+        if restrict_vocab is None:
+            return len(self)
+        if restrict_vocab < 1:
+            raise ValueError(f"restrict_vocab={restrict_vocab} must be >= 1")
+        return min(int(restrict_vocab), len(self))
+
+    # --------------------------------------------------------------- evaluation
+
+    def evaluate_word_analogies(self, analogies: PathLike, **kwargs: Any) -> tuple[float, list[dict]]:
+        """Shortcut for :func:`nsw2v.evaluate.evaluate_word_analogies` (gensim's method name)."""
+        from nsw2v.evaluate import evaluate_word_analogies
+
+        return evaluate_word_analogies(self, analogies, **kwargs)
+
+    def evaluate_word_pairs(self, pairs: PathLike, **kwargs: Any) -> tuple:
+        """Shortcut for :func:`nsw2v.evaluate.evaluate_word_pairs` (gensim's method name)."""
+        from nsw2v.evaluate import evaluate_word_pairs
+
+        return evaluate_word_pairs(self, pairs, **kwargs)
+
+    # ---------------------------------------------------------------- file I/O
+
+    def save_word2vec_format(self, path: PathLike, binary: bool = False) -> None:
+        """Write the vectors in the word2vec C tool's text or binary format.
+
+        The file is written to a temporary file in the same directory and moved into
+        place with ``os.replace``, so readers never see half a file; the temporary
+        file is removed on any failure, ``KeyboardInterrupt`` included. A path ending
+        in ``.gz`` is gzip-compressed.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination.
+        binary : bool, optional
+            Binary format (word, space, ``H`` little-endian float32, ``\\n``) instead
+            of text (numbers printed with ``%.9g``, which round-trips float32 exactly).
+
+        Raises
+        ------
+        ValueError
+            When a word is empty or contains whitespace (the format cannot hold it).
+        """
+        for word in self.index_to_key:
+            if not word or any(ch.isspace() for ch in word):
+                raise ValueError(
+                    f"word {word!r} cannot be written in word2vec format: "
+                    "words must be non-empty and contain no whitespace"
+                )
+        writer = _write_binary if binary else _write_text
+        gz = os.fspath(path).endswith(".gz")
+        _atomic_write(path, lambda fh: writer(fh, self.index_to_key, self._vectors), gz)
+
+    @classmethod
+    def load_word2vec_format(
+        cls,
+        path: PathLike,
+        binary: bool = False,
+        limit: Optional[int] = None,
+        encoding: str = "utf8",
+        unicode_errors: str = "strict",
+    ) -> "WordVectors":
+        """Read a file in the word2vec C tool's text or binary format.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file, plain or gzip-compressed (recognised by its magic bytes).
+        binary : bool, optional
+            Binary format instead of text. A ``\\n`` after each vector is optional.
+        limit : int, optional
+            Read only the first `limit` vectors.
+        encoding : str, optional
+            Encoding of the words.
+        unicode_errors : str, optional
+            Passed to ``bytes.decode`` (``"strict"``, ``"replace"``, ``"ignore"``).
+
+        Returns
+        -------
+        WordVectors
+            With ``counts=None``.
+
+        Raises
+        ------
+        ValueError
+            On a bad header, a truncated file, a malformed line, a value that is not a
+            number, undecodable bytes or a repeated word; the message names the file
+            and the line number (text) or the byte offset (binary; in the
+            decompressed stream for ``.gz``).
+        """
+        name = os.fspath(path)
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit={limit} must be >= 0")
+        with _open_read(name) as fh:
+            header = fh.readline()
+            n_words, size = _parse_header(name, header)
+            n_read = n_words if limit is None else min(n_words, int(limit))
+            reader = _read_binary if binary else _read_text
+            words, vectors = reader(
+                fh, name, len(header), n_words, size, n_read, encoding, unicode_errors
+            )
+        logger.info("loaded %d vectors of size %d from %s", len(words), size, name)
+        return cls(words, vectors)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _unit_rows(mat: np.ndarray) -> np.ndarray:
+    """Rows of `mat` scaled to unit length; zero rows stay zero."""
+    mat = np.asarray(mat, dtype=np.float32)
+    norms = np.linalg.norm(mat, axis=1, keepdims=True).astype(np.float32)
+    return (mat / np.where(norms > 0, norms, np.float32(1.0))).astype(np.float32)
+
+
+def _as_list(value: Query) -> list:
+    """gensim's convention: one word or one 1-D vector stands for a list of one."""
+    if value is None:
+        return []
+    if isinstance(value, str) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        return [value]
+    return list(value)
+
+
+def _open_read(name: str) -> IO[bytes]:
+    """Open `name` for binary reading, decompressing it when it starts with gzip's magic."""
+    fh = open(name, "rb")
+    try:
+        magic = fh.read(2)
+        fh.seek(0)
+    except BaseException:
+        fh.close()
+        raise
+    if magic == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    return fh
+
+
+def _parse_header(name: str, header: bytes) -> tuple[int, int]:
+    fields = header.split()
+    try:
+        if len(fields) != 2 or not header.endswith(b"\n"):
+            raise ValueError
+        n_words, size = int(fields[0]), int(fields[1])
+    except ValueError:
+        raise ValueError(
+            f"{name} line 1: bad header {header[:80]!r}: expected 'vocab_size vector_size' "
+            "(is this a word2vec format file?)"
+        ) from None
+    if n_words < 0 or size < 1:
+        raise ValueError(
+            f"{name} line 1: bad header {header[:80]!r}: vocab_size must be >= 0 and vector_size >= 1"
+        )
+    return n_words, size
+
+
+def _add_word(name: str, where: str, word: str, key_to_index: dict[str, int], words: list[str]) -> None:
+    if not word:
+        raise ValueError(f"{name}: {where}: empty word")
+    if word in key_to_index:
+        raise ValueError(
+            f"{name}: {where}: duplicate word {word!r} (first seen as vector {key_to_index[word] + 1})"
+        )
+    key_to_index[word] = len(words)
+    words.append(word)
+
+
+def _read_text(
+    fh: IO[bytes], name: str, offset: int, n_words: int, size: int, n_read: int,
+    encoding: str, unicode_errors: str,
+) -> tuple[list[str], np.ndarray]:
+    words: list[str] = []
+    seen: dict[str, int] = {}
+    vectors = np.empty((n_read, size), dtype=np.float32)
+    line_no = 1
+    for raw in fh:
+        if len(words) == n_read:
+            break
+        line_no += 1
+        try:
+            line = raw.decode(encoding, errors=unicode_errors)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name} line {line_no}: cannot decode as {encoding}: {exc}") from None
+        fields = [f for f in line.rstrip(" \t\r\n").split(" ") if f]
+        if not fields:
+            raise ValueError(f"{name} line {line_no}: empty line, expected a word and {size} numbers")
+        if len(fields) - 1 != size:
+            raise ValueError(
+                f"{name} line {line_no}: expected {size} numbers, found {len(fields) - 1} "
+                f"(for word {fields[0]!r})"
+            )
+        try:
+            vectors[len(words)] = np.array(fields[1:], dtype=np.float32)
+        except ValueError:
+            bad = next(f for f in fields[1:] if not _is_number(f))
+            raise ValueError(
+                f"{name} line {line_no}: {bad!r} is not a number (in the vector of word {fields[0]!r})"
+            ) from None
+        _add_word(name, f"line {line_no}", fields[0], seen, words)
+    if len(words) < n_read:
+        raise ValueError(
+            f"{name} line {line_no + 1}: truncated: the header announces {n_words} vectors, found {len(words)}"
+        )
+    if n_read == n_words:
+        for raw in fh:
+            line_no += 1
+            if raw.strip():
+                raise ValueError(
+                    f"{name} line {line_no}: unexpected data after the {n_words} vectors "
+                    "announced in the header"
+                )
+    return words, vectors
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _Buffer:
+    """A forward-only byte stream that knows the absolute offset of what it returns."""
+
+    def __init__(self, fh: IO[bytes], offset: int) -> None:
+        self.fh = fh
+        self.buf = b""
+        self.pos = 0
+        self.base = offset  # absolute offset of buf[0]
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def fill(self, n: int) -> bool:
+        """Make at least `n` bytes available after pos; False at end of file."""
+        while len(self.buf) - self.pos < n:
+            more = self.fh.read(max(_CHUNK, n))
+            if not more:
+                return False
+            self.base += self.pos
+            self.buf = self.buf[self.pos:] + more
+            self.pos = 0
+        return True
+
+    def skip_newlines(self) -> bool:
+        """Skip ``\\n`` bytes; False when the stream ends first."""
+        while True:
+            if not self.fill(1):
+                return False
+            if self.buf[self.pos] != 0x0A:
+                return True
+            self.pos += 1
+
+    def take_until_space(self) -> Optional[bytes]:
+        """Bytes up to (not including) the next space, which is consumed; None at end of file."""
+        start = 0
+        while True:
+            i = self.buf.find(b" ", self.pos + start)
+            if i >= 0:
+                out = self.buf[self.pos:i]
+                self.pos = i + 1
+                return out
+            start = len(self.buf) - self.pos
+            if not self.fill(start + 1):
+                return None
+
+
+def _read_binary(
+    fh: IO[bytes], name: str, offset: int, n_words: int, size: int, n_read: int,
+    encoding: str, unicode_errors: str,
+) -> tuple[list[str], np.ndarray]:
+    words: list[str] = []
+    seen: dict[str, int] = {}
+    vectors = np.empty((n_read, size), dtype=np.float32)
+    nbytes = 4 * size
+    stream = _Buffer(fh, offset)
+    while len(words) < n_read:
+        if not stream.skip_newlines():
+            raise ValueError(
+                f"{name}: truncated at byte {stream.offset}: the header announces "
+                f"{n_words} vectors, found {len(words)}"
+            )
+        at = stream.offset
+        raw = stream.take_until_space()
+        if raw is None:
+            raise ValueError(
+                f"{name}: truncated at byte {stream.offset}: expected a word and a space at byte {at} "
+                f"(vector {len(words) + 1} of {n_words})"
+            )
+        try:
+            word = raw.decode(encoding, errors=unicode_errors)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name}: byte {at}: cannot decode word as {encoding}: {exc}") from None
+        if not stream.fill(nbytes):
+            raise ValueError(
+                f"{name}: truncated at byte {stream.base + len(stream.buf)}: expected {nbytes} bytes "
+                f"of vector for word {word!r}, found {len(stream.buf) - stream.pos}"
+            )
+        vectors[len(words)] = np.frombuffer(stream.buf, dtype="<f4", count=size, offset=stream.pos)
+        stream.pos += nbytes
+        _add_word(name, f"byte {at}", word, seen, words)
+    if n_read == n_words:
+        while stream.fill(1):
+            rest = stream.buf[stream.pos:]
+            if rest.strip():
+                at = stream.offset + (len(rest) - len(rest.lstrip()))
+                raise ValueError(
+                    f"{name}: unexpected data at byte {at} after the {n_words} vectors "
+                    "announced in the header"
+                )
+            stream.pos = len(stream.buf)
+    return words, vectors
+
+
+def _write_text(fh: IO[bytes], words: Sequence[str], vectors: np.ndarray) -> None:
+    n, size = vectors.shape
+    fh.write(f"{n} {size}\n".encode("ascii"))
+    fmt = " ".join(["%.9g"] * size)  # 9 significant digits round-trip every float32
+    for start in range(0, n, 4096):
+        rows = vectors[start : start + 4096].tolist()
+        lines = [
+            f"{word} {fmt % tuple(row)}\n" for word, row in zip(words[start : start + 4096], rows)
+        ]
+        fh.write("".join(lines).encode("utf8"))
+
+
+def _write_binary(fh: IO[bytes], words: Sequence[str], vectors: np.ndarray) -> None:
+    n, size = vectors.shape
+    fh.write(f"{n} {size}\n".encode("ascii"))
+    little = np.ascontiguousarray(vectors, dtype="<f4")
+    for start in range(0, n, 4096):
+        parts = []
+        for word, row in zip(words[start : start + 4096], little[start : start + 4096]):
+            parts += [word.encode("utf8"), b" ", row.tobytes(), b"\n"]  # \n as the C tool
+        fh.write(b"".join(parts))
+
+
+def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], gz: bool = False) -> None:
+    """Call ``write(fh)`` on a temporary file next to `path`, then move it into place."""
+    target = os.path.abspath(os.fspath(path))
+    directory, base = os.path.split(target)
+    while True:
+        tmp = os.path.join(directory, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            # os.open with 0o666 lets the umask decide the mode, as open(path, "w") would
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if gz:
+                with gzip.GzipFile(filename=base[:-3], mode="wb", fileobj=raw, mtime=0) as zipped:
+                    write(zipped)  # type: ignore[arg-type]
+            else:
+                write(raw)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

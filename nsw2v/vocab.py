@@ -1,0 +1,432 @@
+"""The vocabulary: word counts, ``min_count``, subsampling and encoding to ids.
+
+    >>> import numpy as np
+    >>> from nsw2v.corpus import LineSentence
+    >>> from nsw2v.vocab import Vocab
+    >>> sentences = LineSentence("/work/shared/data/corpora/lee_background.cor")
+    >>> vocab = Vocab.build(sentences, min_count=5)       # one counting pass
+    >>> p_keep = vocab.keep_probabilities(sample=1e-3)    # float32 (V,)
+    >>> for ids, sentence_ids in vocab.iter_chunks(sentences):   # one epoch
+    ...     pass                                          # int32 (N,), int32 (N,)
+    >>> np.savez("vocab.npz", **vocab.to_arrays())
+    >>> same = Vocab.from_arrays(np.load("vocab.npz"))
+
+Word ids run from 0 (the most frequent word) to ``len(vocab) - 1``. Everything
+here runs on the host with NumPy; the training loop moves the id arrays to the
+device itself.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+from .corpus import LineSentence
+
+__all__ = ["Vocab"]
+
+# Raw tokens encoded per NumPy call in `iter_chunks`. Only speed depends on it.
+_ENCODE_BATCH = 1 << 16
+
+_ARRAY_KEYS = (
+    "vocab_words_utf8",
+    "vocab_word_offsets",
+    "vocab_counts",
+    "vocab_raw_words",
+    "vocab_sentences_seen",
+)
+
+
+def _check_sentence(sentence: object) -> None:
+    if isinstance(sentence, (str, bytes)):
+        raise TypeError(
+            "sentences must yield lists of tokens, got a string "
+            f"({sentence[:40]!r}); split each line into tokens first (LineSentence does)"
+        )
+
+
+class Vocab:
+    """Words kept for training, their counts and their ids.
+
+    Parameters
+    ----------
+    index_to_key : list of str
+        The words, id ``i`` at position ``i``, sorted by count, descending. No
+        word may appear twice.
+    counts : array_like of int, shape (V,)
+        How many times each word occurs in the corpus; non-increasing.
+    raw_words : int, optional
+        Tokens in the corpus before ``min_count`` (set by :meth:`build`).
+    sentences_seen : int, optional
+        Sentences in the corpus (set by :meth:`build`).
+
+    Attributes
+    ----------
+    index_to_key : list of str
+        Word of each id.
+    key_to_index : dict of str to int
+        Id of each word.
+    counts : numpy.ndarray of int64, shape (V,)
+        Count of each word.
+    total_words : int
+        Sum of ``counts``: the in-vocabulary tokens of one pass over the corpus.
+    raw_words : int or None
+        All tokens seen when counting, kept or not.
+    sentences_seen : int or None
+        Sentences seen when counting.
+
+    Raises
+    ------
+    ValueError
+        The words repeat, the counts are not one per word, negative, or not
+        sorted in descending order.
+    """
+
+    def __init__(
+        self,
+        index_to_key: Sequence[str],
+        counts: npt.ArrayLike,
+        *,
+        raw_words: Optional[int] = None,
+        sentences_seen: Optional[int] = None,
+    ) -> None:
+        words = list(index_to_key)
+        counts_arr = np.asarray(counts)
+        if counts_arr.ndim != 1 or counts_arr.shape[0] != len(words):
+            raise ValueError(
+                f"counts has shape {counts_arr.shape}, expected ({len(words)},): one count per word"
+            )
+        if counts_arr.size and not np.issubdtype(counts_arr.dtype, np.integer):
+            raise ValueError(f"counts must be integers, got dtype {counts_arr.dtype}")
+        counts_arr = counts_arr.astype(np.int64, copy=True)
+        if counts_arr.size and counts_arr.min() < 0:
+            raise ValueError(f"counts must be >= 0, got {counts_arr.min()}")
+        if np.any(counts_arr[1:] > counts_arr[:-1]):
+            i = int(np.flatnonzero(counts_arr[1:] > counts_arr[:-1])[0])
+            raise ValueError(
+                f"counts must be sorted in descending order: {words[i]!r} has {counts_arr[i]} "
+                f"but the next word {words[i + 1]!r} has {counts_arr[i + 1]}"
+            )
+        key_to_index = {w: i for i, w in enumerate(words)}
+        if len(key_to_index) != len(words):
+            seen = set()
+            dup = next(w for w in words if w in seen or seen.add(w))
+            raise ValueError(f"index_to_key lists {dup!r} more than once")
+        self.index_to_key: List[str] = words
+        self.key_to_index: dict = key_to_index
+        self.counts: np.ndarray = counts_arr  # int64 (V,)
+        self.total_words: int = int(counts_arr.sum())
+        self.raw_words: Optional[int] = None if raw_words is None else int(raw_words)
+        self.sentences_seen: Optional[int] = None if sentences_seen is None else int(sentences_seen)
+
+    def __len__(self) -> int:
+        return len(self.index_to_key)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.key_to_index
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} words, total_words={self.total_words})"
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(
+        cls,
+        sentences: Iterable[List[str]],
+        min_count: int = 5,
+        max_vocab_size: Optional[int] = None,
+        source: Optional[str] = None,
+    ) -> "Vocab":
+        """Count the tokens of a corpus in one pass and keep the frequent words.
+
+        Parameters
+        ----------
+        sentences : iterable of list of str
+            The corpus, one list of tokens per sentence (e.g. a
+            :class:`~nsw2v.corpus.LineSentence`). Iterated once.
+        min_count : int, default 5
+            Keep words that occur at least this many times; must be >= 1.
+        max_vocab_size : int, optional
+            Bound on the distinct words held while counting, as in gensim and the
+            word2vec C tool: whenever more than ``max_vocab_size`` distinct words
+            are held, words with count <= ``min_reduce`` are dropped and
+            ``min_reduce`` (starting at 1) goes up by one. Dropped words lose
+            their counts so far. The bound is checked after each sentence (as
+            gensim does), so it may be passed by up to one sentence's worth of new
+            words. ``None`` means no bound; otherwise must be >= 1.
+        source : str, optional
+            Name of the corpus in error messages; defaults to the path of a
+            ``LineSentence``, else ``"corpus"``.
+
+        Returns
+        -------
+        Vocab
+            Words with count >= ``min_count``, by descending count; words with
+            equal counts keep the order in which they were first seen (after a
+            ``max_vocab_size`` pruning, a dropped word that comes back counts as
+            first seen there). ``raw_words`` and ``sentences_seen`` are set.
+
+        Raises
+        ------
+        ValueError
+            ``min_count`` or ``max_vocab_size`` below 1, a corpus with no tokens,
+            or no word left after ``min_count``.
+        TypeError
+            ``sentences`` yields strings instead of lists of tokens.
+        """
+        if int(min_count) != min_count or min_count < 1:
+            raise ValueError(f"min_count={min_count!r} must be >= 1")
+        if max_vocab_size is not None and (int(max_vocab_size) != max_vocab_size or max_vocab_size < 1):
+            raise ValueError(f"max_vocab_size={max_vocab_size!r} must be >= 1 (or None for no bound)")
+        if source is None:
+            source = os.fspath(sentences.path) if isinstance(sentences, LineSentence) else "corpus"
+
+        counter: Counter = Counter()
+        update = counter.update
+        raw_words = 0
+        sentences_seen = 0
+        min_reduce = 1
+        for sentence in sentences:
+            _check_sentence(sentence)
+            update(sentence)  # C loop over the list
+            raw_words += len(sentence)
+            sentences_seen += 1
+            if max_vocab_size is not None and len(counter) > max_vocab_size:
+                # Rebuilding keeps insertion order, hence the first-seen tie order.
+                counter = Counter({w: c for w, c in counter.items() if c > min_reduce})
+                update = counter.update
+                min_reduce += 1
+
+        if raw_words == 0:
+            raise ValueError(f"{source}: the corpus has no tokens")
+        kept = [(w, c) for w, c in counter.items() if c >= min_count]
+        if not kept:
+            largest = max(counter.values()) if counter else 0
+            raise ValueError(
+                f"{source}: no tokens left after min_count={min_count} (largest count is {largest})"
+            )
+        kept.sort(key=lambda wc: -wc[1])  # stable: ties stay in first-seen order
+        words = [w for w, _ in kept]
+        counts = np.fromiter((c for _, c in kept), dtype=np.int64, count=len(kept))
+        return cls(words, counts, raw_words=raw_words, sentences_seen=sentences_seen)
+
+    # --------------------------------------------------------------- subsampling
+    def keep_probabilities(self, sample: float) -> np.ndarray:
+        """Probability of keeping each occurrence of each word when subsampling.
+
+        The word2vec C tool's formula (``word2vec.c``, ``TrainModelThread``),
+        also used by gensim (``Word2Vec.prepare_vocab``): with ``f`` the word's
+        count and ``t = sample * total_words``,
+
+            p_keep = (sqrt(f / t) + 1) * t / f,  clipped to at most 1.
+
+        Parameters
+        ----------
+        sample : float
+            Threshold as a fraction of the corpus (word2vec's ``-sample``, e.g.
+            ``1e-3``); ``0`` disables subsampling. Must be >= 0.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (V,)
+            Keep probability of each word id, in (0, 1].
+
+        Raises
+        ------
+        ValueError
+            ``sample`` is negative or not a number.
+        """
+        sample = float(sample)
+        if not sample >= 0.0:  # also catches NaN
+            raise ValueError(f"sample={sample!r} must be >= 0 (0 disables subsampling)")
+        if sample == 0.0:
+            return np.ones(len(self), dtype=np.float32)
+        f = self.counts.astype(np.float64)
+        t = sample * self.total_words
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = (np.sqrt(f / t) + 1.0) * t / f
+        # A word with count 0 never occurs; keeping it is harmless and avoids NaN.
+        p = np.where(f > 0, np.minimum(p, 1.0), 1.0)
+        return p.astype(np.float32)
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        """Ids of the in-vocabulary tokens, in order; other tokens are dropped.
+
+        Parameters
+        ----------
+        tokens : list of str
+
+        Returns
+        -------
+        numpy.ndarray of int32, shape (N,)
+        """
+        ids = np.fromiter(
+            map(self.key_to_index.get, tokens, itertools.repeat(-1)),
+            dtype=np.int32,
+            count=len(tokens),
+        )
+        return ids[ids >= 0]
+
+    def _encoded_batches(self, sentences: Iterable[List[str]]) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+        """Encode many sentences per NumPy call.
+
+        Yields ``(ids, lengths)``: the in-vocabulary ids of consecutive sentences,
+        concatenated, and the number of ids of each sentence, sentences that
+        encode to nothing left out (so every length is >= 1).
+        """
+        get = self.key_to_index.get
+        tokens: List[str] = []
+        lengths: List[int] = []
+        for sentence in sentences:
+            _check_sentence(sentence)
+            tokens.extend(sentence)
+            lengths.append(len(sentence))
+            if len(tokens) >= _ENCODE_BATCH:
+                yield self._encode_batch(get, tokens, lengths)
+                tokens, lengths = [], []
+        if tokens:
+            yield self._encode_batch(get, tokens, lengths)
+
+    @staticmethod
+    def _encode_batch(get, tokens: List[str], lengths: List[int]) -> Tuple[np.ndarray, np.ndarray]:
+        ids = np.fromiter(map(get, tokens, itertools.repeat(-1)), dtype=np.int32, count=len(tokens))
+        known = ids >= 0
+        n = len(lengths)
+        owner = np.repeat(np.arange(n, dtype=np.int64), np.asarray(lengths, dtype=np.int64))  # (N_raw,)
+        kept_lengths = np.bincount(owner[known], minlength=n)  # in-vocabulary tokens per sentence
+        return ids[known], kept_lengths[kept_lengths > 0]
+
+    def iter_chunks(
+        self,
+        sentences: Iterable[List[str]],
+        chunk_words: int = 1_000_000,
+    ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+        """Encode a corpus into chunks of whole sentences.
+
+        Parameters
+        ----------
+        sentences : iterable of list of str
+            The corpus; iterated once per call.
+        chunk_words : int, default 1_000_000
+            A chunk closes at the end of the first sentence that brings it to at
+            least this many in-vocabulary tokens; must be >= 1. Sentences are
+            never split across chunks, so a chunk may hold more.
+
+        Yields
+        ------
+        ids : numpy.ndarray of int32, shape (N,)
+            The in-vocabulary token ids of consecutive sentences, concatenated;
+            out-of-vocabulary tokens are dropped, and sentences left with no
+            tokens are skipped.
+        sentence_ids : numpy.ndarray of int32, shape (N,)
+            For each token, the index within the chunk (0, 1, 2, ...) of its
+            sentence: non-decreasing, and equal for two tokens iff they come from
+            the same sentence.
+
+        Raises
+        ------
+        ValueError
+            ``chunk_words`` below 1.
+        TypeError
+            ``sentences`` yields strings instead of lists of tokens.
+        """
+        if int(chunk_words) != chunk_words or chunk_words < 1:
+            raise ValueError(f"chunk_words={chunk_words!r} must be >= 1")
+        held_ids: List[np.ndarray] = []
+        held_lengths: List[np.ndarray] = []
+        held = 0
+        for ids, lengths in self._encoded_batches(sentences):
+            while lengths.size:
+                cum = np.cumsum(lengths)
+                # First sentence of this batch at which the chunk reaches chunk_words.
+                k = int(np.searchsorted(cum, chunk_words - held, side="left"))
+                if k == lengths.size:
+                    held_ids.append(ids)
+                    held_lengths.append(lengths)
+                    held += int(cum[-1])
+                    break
+                n_ids = int(cum[k])
+                held_ids.append(ids[:n_ids])
+                held_lengths.append(lengths[: k + 1])
+                yield self._make_chunk(held_ids, held_lengths)
+                held_ids, held_lengths, held = [], [], 0
+                ids, lengths = ids[n_ids:], lengths[k + 1:]
+        if held:
+            yield self._make_chunk(held_ids, held_lengths)
+
+    @staticmethod
+    def _make_chunk(ids: List[np.ndarray], lengths: List[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+        all_lengths = np.concatenate(lengths)
+        chunk_ids = np.concatenate(ids).astype(np.int32, copy=False)
+        sentence_ids = np.repeat(np.arange(all_lengths.size, dtype=np.int32), all_lengths)
+        return chunk_ids, sentence_ids
+
+    # ------------------------------------------------------------ saving/loading
+    def to_arrays(self) -> dict:
+        """The vocabulary as NumPy arrays, for ``numpy.savez``.
+
+        Words are stored as their UTF-8 bytes joined in one ``uint8`` array plus
+        ``int64`` offsets, which is exact for any string and compact for long
+        words (a fixed-width unicode array would pad every word to the longest).
+        Keys start with ``vocab_`` so they can share a file with other arrays.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``vocab_words_utf8`` uint8 (B,), ``vocab_word_offsets`` int64 (V+1,),
+            ``vocab_counts`` int64 (V,), ``vocab_raw_words`` and
+            ``vocab_sentences_seen`` int64 scalars (-1 when unknown).
+        """
+        encoded = [w.encode("utf-8", "surrogatepass") for w in self.index_to_key]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+        return {
+            "vocab_words_utf8": np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(),
+            "vocab_word_offsets": offsets,
+            "vocab_counts": self.counts.copy(),
+            "vocab_raw_words": np.array(-1 if self.raw_words is None else self.raw_words, dtype=np.int64),
+            "vocab_sentences_seen": np.array(
+                -1 if self.sentences_seen is None else self.sentences_seen, dtype=np.int64
+            ),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "Vocab":
+        """Rebuild a vocabulary from :meth:`to_arrays` output.
+
+        Parameters
+        ----------
+        arrays : mapping of str to numpy.ndarray
+            E.g. the result of ``numpy.load("file.npz")``; keys other than the
+            ``vocab_*`` ones are ignored.
+
+        Returns
+        -------
+        Vocab
+
+        Raises
+        ------
+        KeyError
+            A ``vocab_*`` array is missing.
+        """
+        missing = [k for k in _ARRAY_KEYS if k not in arrays]
+        if missing:
+            raise KeyError(f"not a saved vocabulary: missing arrays {missing}")
+        data = np.asarray(arrays["vocab_words_utf8"], dtype=np.uint8).tobytes()
+        offsets = np.asarray(arrays["vocab_word_offsets"], dtype=np.int64).tolist()
+        words = [
+            data[a:b].decode("utf-8", "surrogatepass") for a, b in zip(offsets[:-1], offsets[1:])
+        ]
+        raw_words = int(arrays["vocab_raw_words"])
+        sentences_seen = int(arrays["vocab_sentences_seen"])
+        return cls(
+            words,
+            np.asarray(arrays["vocab_counts"], dtype=np.int64),
+            raw_words=None if raw_words < 0 else raw_words,
+            sentences_seen=None if sentences_seen < 0 else sentences_seen,
+        )

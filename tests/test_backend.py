@@ -1,0 +1,106 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from nsw2v import backend
+
+
+def test_gpu_flag_parsing(monkeypatch):
+    for value, expected in [("1", True), ("true", True), ("YES", True), ("", False), ("0", False)]:
+        monkeypatch.setenv("GPU", value)
+        assert backend.gpu_requested() is expected
+    monkeypatch.delenv("GPU")
+    assert backend.gpu_requested() is False
+    assert backend.get_default_xp() is np
+    monkeypatch.setenv("GPU", "maybe")
+    with pytest.raises(backend.BackendUnavailableError, match="GPU='maybe'"):
+        backend.gpu_requested()
+
+
+def test_explicit_choice_overrides_environment(monkeypatch):
+    monkeypatch.setenv("GPU", "1")
+    assert backend.resolve_xp("numpy") is np
+    assert backend.resolve_xp(np) is np
+    with pytest.raises(ValueError, match="xp='torch'"):
+        backend.resolve_xp("torch")
+
+
+def test_scatter_add_sums_duplicates(xp):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 7, size=200)
+    ids[:20] = 3                                   # many duplicates on purpose
+    values = rng.standard_normal((200, 4)).astype(np.float32)
+    expected = np.zeros((9, 4), np.float32)
+    np.add.at(expected, ids, values)
+    table = xp.zeros((9, 4), dtype=xp.float32)
+    backend.scatter_add(table, xp.asarray(ids), xp.asarray(values))
+    np.testing.assert_allclose(backend.to_numpy(table), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_seeded_rng_repeats(xp):
+    a = backend.make_rng(xp, 5).random(10)
+    b = backend.make_rng(xp, 5).random(10)
+    c = backend.make_rng(xp, 6).random(10)
+    np.testing.assert_array_equal(backend.to_numpy(a), backend.to_numpy(b))
+    assert not np.array_equal(backend.to_numpy(a), backend.to_numpy(c))
+
+
+def _run(code: str, env_extra: dict) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **env_extra)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(backend.gpu_available(), reason="a GPU is usable here: the missing-GPU error cannot occur")
+def test_gpu_without_cupy_or_device_is_a_clear_error():
+    # import nsw2v always works; the error comes when an array module is first needed.
+    out = _run("""
+        import nsw2v
+        from nsw2v.backend import get_default_xp, BackendUnavailableError
+        try:
+            get_default_xp()
+        except BackendUnavailableError as e:
+            print("ERR", e)
+    """, {"GPU": "1"})
+    assert out.returncode == 0, out.stderr
+    assert "ERR GPU=1" in out.stdout
+    assert ("not installed" in out.stdout) or ("no usable CUDA device" in out.stdout)
+
+
+def test_cupy_installed_without_device_says_so():
+    # A stand-in cupy whose device query fails, as on a machine with CuPy but no driver.
+    out = _run("""
+        import sys, types
+        fake = types.ModuleType("cupy")
+        class _Runtime:
+            @staticmethod
+            def getDeviceCount():
+                raise RuntimeError("cudaErrorNoDevice")
+        fake.cuda = types.SimpleNamespace(runtime=_Runtime())
+        sys.modules["cupy"] = fake
+        from nsw2v.backend import get_default_xp, BackendUnavailableError
+        try:
+            get_default_xp()
+        except BackendUnavailableError as e:
+            print("ERR", e)
+    """, {"GPU": "1"})
+    assert "CuPy is installed but no usable CUDA device" in out.stdout, out.stdout + out.stderr
+    assert "cudaErrorNoDevice" in out.stdout
+
+
+def test_cupy_missing_says_so():
+    out = _run("""
+        import sys
+        sys.modules["cupy"] = None          # makes `import cupy` raise ImportError
+        from nsw2v.backend import get_default_xp, BackendUnavailableError
+        try:
+            get_default_xp()
+        except BackendUnavailableError as e:
+            print("ERR", e)
+    """, {"GPU": "yes"})
+    assert "CuPy is not installed" in out.stdout, out.stdout + out.stderr
+    assert "pip install 'nsw2v[gpu]'" in out.stdout
