@@ -1,5 +1,12 @@
-"""nsw2v: word2vec with negative sampling (CBOW and skip-gram) over NumPy or CuPy."""
+"""nsw2v: word2vec with negative sampling (CBOW and skip-gram) over NumPy or CuPy.
+
+    >>> from nsw2v import Word2Vec
+    >>> model = Word2Vec(corpus_file="corpus.txt", vector_size=100, epochs=5)   # doctest: +SKIP
+    >>> model.wv.most_similar("king")                                          # doctest: +SKIP
+"""
 from .backend import BackendUnavailableError
+from .vectors import WordVectors
+from .word2vec import Word2Vec
 
 __version__ = "0.1.0"
-__all__ = ["BackendUnavailableError", "__version__"]
+__all__ = ["BackendUnavailableError", "Word2Vec", "WordVectors", "__version__"]

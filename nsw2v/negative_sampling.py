@@ -110,9 +110,13 @@ class UnigramSampler:
         if target.ndim != 1:
             raise ValueError(f"target must be 1-D (batch,), got shape {target.shape}")
         check_ids(target, self.vocab_size, "target")
+        return self.sample(target)
+
+    def sample(self, target: Any) -> Any:
+        """:meth:`get_negative_sample` without the id check, for trusted ids on ``xp``."""
         neg = self.draw((target.shape[0], self.sample_size))
         if self.method == "exclusion":
-            self._exclude(neg, target.astype(xp.int32))
+            self._exclude(neg, target.astype(self.xp.int32))
         return neg
 
     def _exclude(self, neg: Any, target: Any) -> None:

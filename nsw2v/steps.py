@@ -1,0 +1,76 @@
+"""Fused SGD steps of CBOW and skip-gram with negative sampling, as ``Word2Vec`` trains them.
+
+Each step gathers the rows it needs, scores them, forms the gradient and
+scatter-adds it back in one pass, without building layer objects. The math is
+that of the chapter-4 layers (``EmbeddingDot`` + ``SigmoidWithLoss``) with the
+word2vec C tool's conventions: plain SGD with step ``lr`` per training example
+(no division by the batch size), and in CBOW the hidden-layer error applied
+whole to every context word. ``tests/test_steps.py`` checks both against the
+layers' gradients.
+
+    >>> loss_sum = cbow_step(W_in, W_out, centers, ctx_ids, ctx_rows, negatives, lr)   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import backend
+
+
+def _ns_update(W_out: Any, h: Any, outputs: Any, negatives: Any, lr: float, skip_hits: bool) -> tuple:
+    """Score ``h`` against ``[outputs | negatives]``, update ``W_out``; return ``(dh, loss_sum)``.
+
+    ``dh`` is the step (already times ``lr``) for the rows that produced ``h``.
+    With ``skip_hits``, a negative equal to its row's output is ignored, as the
+    C tool does (only the batched sampler can draw one).
+    """
+    xp = backend.get_array_module(h)
+    idx = xp.concatenate([outputs[:, None], negatives], axis=1)        # (N, 1+K)
+    W_t = W_out[idx]                                                    # (N, 1+K, H)
+    score = (W_t @ h[:, :, None])[:, :, 0]                              # (N, 1+K)
+    sign = xp.ones(score.shape[1], dtype=score.dtype)
+    sign[1:] = -1
+    z = score * sign                                                    # label 1 -> s, label 0 -> -s
+    loss_terms = xp.logaddexp(0, -z)                                    # -log σ(z)
+    # d(loss)/d(score) = -(label - σ(score)) = -sign * σ(-z); the step is -lr times that.
+    g = (lr * sign) * xp.exp(-xp.logaddexp(0, z))                       # (N, 1+K): lr * (label - σ(s))
+    if skip_hits:
+        hit = negatives == outputs[:, None]
+        g[:, 1:][hit] = 0
+        loss_terms[:, 1:][hit] = 0
+    g = g.astype(h.dtype, copy=False)
+    dh = (g[:, None, :] @ W_t)[:, 0, :]                                 # (N, H)
+    backend.scatter_add(W_out, idx, g[:, :, None] * h[:, None, :])      # (N, 1+K, H)
+    return dh, loss_terms.sum()
+
+
+def cbow_step(W_in: Any, W_out: Any, centers: Any, ctx_ids: Any, ctx_rows: Any, negatives: Any,
+              lr: float, skip_hits: bool = False) -> Any:
+    """One CBOW step over ``B`` centers; returns the summed loss (a 0-d array).
+
+    ``ctx_ids`` are the context words of all rows, flattened; ``ctx_rows[i]`` is
+    the row (center) that ``ctx_ids[i]`` belongs to, sorted, every row present.
+    ``h`` is the mean of a row's context vectors (word2vec's ``cbow_mean=1``).
+    """
+    xp = backend.get_array_module(W_in)
+    B = centers.shape[0]
+    h = xp.zeros((B, W_in.shape[1]), dtype=W_in.dtype)
+    backend.scatter_add(h, ctx_rows, W_in[ctx_ids])                     # (B, H) sums
+    count = xp.bincount(ctx_rows, minlength=B).astype(W_in.dtype)
+    h /= count[:, None]
+    dh, loss = _ns_update(W_out, h, centers, negatives, lr, skip_hits)
+    backend.scatter_add(W_in, ctx_ids, dh[ctx_rows])                    # each context word gets the whole error
+    return loss
+
+
+def skipgram_step(W_in: Any, W_out: Any, inputs: Any, outputs: Any, negatives: Any, lr: float,
+                  skip_hits: bool = False) -> Any:
+    """One skip-gram step over ``N`` (input, output) pairs; returns the summed loss.
+
+    As in the C tool, the input is the context word (its row of ``W_in`` is
+    updated) and the output is the center word with its negatives.
+    """
+    h = W_in[inputs]                                                    # (N, H)
+    dh, loss = _ns_update(W_out, h, outputs, negatives, lr, skip_hits)
+    backend.scatter_add(W_in, inputs, dh)
+    return loss

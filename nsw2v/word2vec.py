@@ -1,0 +1,399 @@
+"""The ``Word2Vec`` facade: gensim's parameter names, the C tool's training rules.
+
+    >>> from nsw2v import Word2Vec
+    >>> model = Word2Vec(corpus_file="text8.txt", vector_size=100, window=5, epochs=1)   # doctest: +SKIP
+    >>> model.wv.most_similar("king", topn=3)                                          # doctest: +SKIP
+    >>> model.wv.save_word2vec_format("vectors.bin", binary=True)                      # doctest: +SKIP
+
+How a corpus becomes training steps
+-----------------------------------
+The corpus is read in chunks of about ``chunk_words`` in-vocabulary tokens
+(whole sentences). Each chunk is subsampled (the C tool's formula), and its
+positions are split into ``batch_size`` contiguous streams; step ``j`` takes
+position ``j`` of every stream. A step therefore holds ``batch_size`` centers
+spread across the chunk, as the C tool's threads each read their own part of
+the file. With consecutive positions instead, bursts of a repeated word put
+dozens of stale updates on one row in one step and training diverges on real
+Wikipedia text (see the README). Windows are shrunk at random per center
+(``b`` uniform in ``[0, window)``, as in the C tool) and never cross a sentence.
+The learning rate falls linearly from ``alpha`` to ``min_alpha`` over all
+in-vocabulary words of all epochs.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Iterable, List, Optional, Sequence
+
+import numpy as np
+
+from . import backend
+from .corpus import LineSentence
+from .negative_sampling import UnigramSampler
+from .steps import cbow_step, skipgram_step
+from .vectors import WordVectors
+from .vocab import Vocab
+
+DEFAULT_BATCH = {"numpy": 1024, "cupy": 4096}
+
+
+class Word2Vec:
+    """word2vec with negative sampling, CBOW (``sg=0``) or skip-gram (``sg=1``).
+
+    Parameters follow gensim's ``Word2Vec`` where they share a name.
+
+    Parameters
+    ----------
+    sentences : iterable of list of str, optional
+        A re-iterable corpus of token lists. With ``corpus_file`` instead, the
+        file is streamed (plain or gzip; one sentence per line, long lines cut
+        into pieces of ``max_sentence_length`` tokens). Given either, the model
+        builds its vocabulary and trains at once.
+    vector_size, window, min_count, max_vocab_size, sg, negative, ns_exponent, sample, epochs
+        As in gensim and the C tool.
+    alpha : float, optional
+        Initial learning rate; defaults to 0.05 for CBOW and 0.025 for skip-gram
+        (the C tool's defaults).
+    min_alpha : float
+        Final learning rate.
+    batch_size : int, optional
+        Centers per step (default 1024 on NumPy, 4096 on CuPy).
+    sampler : {"exclusion", "batched", None}
+        The negative sampler's path; ``None`` is the backend's default.
+    seed : int
+        The same seed on the same backend gives the same vectors.
+    xp : module or str, optional
+        ``"numpy"`` or ``"cupy"``; ``None`` follows ``GPU=...``.
+    verbose : bool
+        Progress line on stderr while training.
+    callbacks : sequence
+        Called at each epoch's end: objects with ``on_epoch_end(model)`` or
+        plain callables ``f(model)``.
+    """
+
+    def __init__(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
+                 vector_size: int = 100, window: int = 5, min_count: int = 5,
+                 max_vocab_size: Optional[int] = None, sg: int = 0, negative: int = 5,
+                 ns_exponent: float = 0.75, sample: float = 1e-3, alpha: Optional[float] = None,
+                 min_alpha: float = 0.0001, epochs: int = 5, batch_size: Optional[int] = None,
+                 sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
+                 max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
+                 verbose: bool = True, callbacks: Sequence[Any] = ()):
+        self.xp = backend.resolve_xp(xp)
+        self.vector_size = vector_size
+        self.window = window
+        self.min_count = min_count
+        self.max_vocab_size = max_vocab_size
+        self.sg = sg
+        self.negative = negative
+        self.ns_exponent = ns_exponent
+        self.sample = sample
+        self.alpha = (0.025 if sg else 0.05) if alpha is None else alpha
+        self.min_alpha = min_alpha
+        self.epochs = epochs
+        self.batch_size = DEFAULT_BATCH[self.xp.__name__] if batch_size is None else batch_size
+        self.sampler = sampler
+        self.seed = seed
+        self.max_sentence_length = max_sentence_length
+        self.chunk_words = chunk_words
+        self.verbose = verbose
+        self.callbacks = list(callbacks)
+        self._validate()
+        self.vocab: Optional[Vocab] = None
+        self.W_in = self.W_out = None
+        self.epochs_trained = 0
+        self.words_trained = 0              # in-vocabulary words read, over all training
+        self.epoch_losses: List[float] = []  # mean loss per training example, one per epoch
+        self.loss_history: List[dict] = []  # one entry per reporting interval
+        self._wv: Optional[WordVectors] = None
+        self._epoch_start = 0
+        if sentences is not None and corpus_file is not None:
+            raise ValueError("give sentences or corpus_file, not both")
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences, corpus_file=corpus_file)
+            self.train(sentences, corpus_file=corpus_file)
+
+    def _validate(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise ValueError(message)
+        for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size",
+                     "max_sentence_length", "chunk_words"):
+            value = getattr(self, name)
+            need(isinstance(value, (int, np.integer)) and value >= 1, f"{name}={value!r} must be an integer >= 1")
+        need(self.max_vocab_size is None or self.max_vocab_size >= 1,
+             f"max_vocab_size={self.max_vocab_size!r} must be None or >= 1")
+        need(self.sg in (0, 1), f"sg={self.sg!r} must be 0 (CBOW) or 1 (skip-gram)")
+        need(self.ns_exponent >= 0, f"ns_exponent={self.ns_exponent} must be >= 0")
+        need(self.sample >= 0, f"sample={self.sample} must be >= 0")
+        need(self.alpha > 0, f"alpha={self.alpha} must be > 0")
+        need(0 <= self.min_alpha <= self.alpha, f"min_alpha={self.min_alpha} must be in [0, alpha={self.alpha}]")
+        need(self.sampler in (None, "exclusion", "batched"),
+             f"sampler={self.sampler!r} must be 'exclusion', 'batched' or None")
+
+    # ------------------------------------------------------------------ vocabulary
+    def _corpus(self, sentences: Optional[Iterable[List[str]]], corpus_file: Optional[str]):
+        if (sentences is None) == (corpus_file is None):
+            raise ValueError("give exactly one of sentences or corpus_file")
+        if corpus_file is not None:
+            if not os.path.isfile(corpus_file):
+                raise FileNotFoundError(f"{corpus_file}: no such file")
+            return LineSentence(corpus_file, self.max_sentence_length), str(corpus_file)
+        if iter(sentences) is sentences:
+            raise TypeError("sentences must be re-iterable (a list or a class with __iter__), "
+                            "not a one-shot generator: it is read once per epoch")
+        return _Pieces(sentences, self.max_sentence_length), "sentences"
+
+    def build_vocab(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None) -> None:
+        """Count words, apply ``min_count``/``max_vocab_size``, and initialise the tables."""
+        corpus, source = self._corpus(sentences, corpus_file)
+        self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
+                                 source=source)
+        xp, V, H = self.xp, len(self.vocab), self.vector_size
+        if self.sampler != "batched" and not (self.sampler is None and backend.is_cupy(xp)) \
+                and self.negative > V - 1:
+            raise ValueError(f"negative={self.negative} must be less than the vocabulary size ({V} words) "
+                             "on the exclusion path; lower negative or use sampler='batched'")
+        rng = backend.make_rng(xp, self.seed)
+        # The C tool's initialisation: input vectors uniform in [-0.5/H, 0.5/H), output vectors zero.
+        self.W_in = ((rng.random((V, H), dtype=xp.float32) - 0.5) / H).astype(xp.float32)
+        self.W_out = xp.zeros((V, H), dtype=xp.float32)
+        self.epochs_trained = self.words_trained = 0
+        self._wv = None
+
+    # ------------------------------------------------------------------ training
+    def train(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
+              epochs: Optional[int] = None, alpha: Optional[float] = None,
+              min_alpha: Optional[float] = None) -> "Word2Vec":
+        """Train (or continue training) on a corpus with the built vocabulary.
+
+        The learning rate falls linearly from ``alpha`` to ``min_alpha`` over
+        this call's ``epochs`` passes (defaults: the model's settings).
+        """
+        if self.vocab is None:
+            raise RuntimeError("call build_vocab() before train(), or pass the corpus to Word2Vec(...)")
+        corpus, source = self._corpus(sentences, corpus_file)
+        epochs = self.epochs if epochs is None else epochs
+        alpha = self.alpha if alpha is None else alpha
+        min_alpha = self.min_alpha if min_alpha is None else min_alpha
+        if epochs < 1:
+            raise ValueError(f"epochs={epochs} must be >= 1")
+        xp = self.xp
+        rng = backend.make_rng(xp, self.seed + 1000003 * (self.epochs_trained + 1))
+        sampler = UnigramSampler(None, self.ns_exponent, self.negative, method=self.sampler, xp=xp,
+                                 counts=self.vocab.counts, seed=self.seed + 7 + self.epochs_trained)
+        skip_hits = sampler.method == "batched"
+        keep_p = xp.asarray(self.vocab.keep_probabilities(self.sample)) if self.sample > 0 else None
+        offsets = xp.asarray([o for o in range(-self.window, self.window + 1) if o != 0], dtype=xp.int32)
+        total = epochs * self.vocab.total_words
+        progress = _Progress(self, total, alpha) if self.verbose else None
+        done = 0
+        start = time.time()
+        acc = _Accumulator()
+        for _ in range(epochs):
+            for ids_host, sid_host in self.vocab.iter_chunks(corpus, self.chunk_words):
+                raw_n = len(ids_host)
+                plan = _plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), keep_p,
+                                   offsets, self.batch_size)
+                n_steps = len(plan.bounds) - 1
+                for j in range(n_steps):
+                    words = done + raw_n * j / n_steps
+                    lr = max(min_alpha, alpha - (alpha - min_alpha) * words / total)
+                    acc.add(*self._step(sampler, plan, int(plan.bounds[j]), int(plan.bounds[j + 1]), lr, skip_hits))
+                    if progress is not None and progress.due():
+                        progress.show(words, lr, self._flush(acc, words, lr))
+                done += raw_n
+                self._flush(acc, done, lr)
+            epoch_loss = sum(h["loss"] * h["examples"] for h in self.loss_history[self._epoch_start:])
+            epoch_examples = sum(h["examples"] for h in self.loss_history[self._epoch_start:])
+            self.epoch_losses.append(epoch_loss / max(epoch_examples, 1))
+            self._epoch_start = len(self.loss_history)
+            self.epochs_trained += 1
+            self._wv = None
+            for callback in self.callbacks:
+                (callback.on_epoch_end if hasattr(callback, "on_epoch_end") else callback)(self)
+        self.words_trained += done
+        self.train_seconds = time.time() - start
+        if progress is not None:
+            progress.finish(done, self.train_seconds)
+        if done == 0:
+            raise ValueError(f"{source}: no in-vocabulary words to train on")
+        return self
+
+    def _step(self, sampler: UnigramSampler, plan: "_Plan", lo: int, hi: int, lr: float, skip_hits: bool):
+        xp = self.xp
+        centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
+        if self.sg:
+            rows, cols = xp.nonzero(valid)
+            if rows.size == 0:
+                return 0.0, 0
+            outputs = centers[rows]
+            negatives = sampler.sample(outputs)
+            loss = skipgram_step(self.W_in, self.W_out, ctx[rows, cols], outputs, negatives, lr, skip_hits)
+            return loss, int(rows.size)
+        has_context = valid.any(axis=1)
+        if not bool(has_context.all()):
+            centers, valid, ctx = centers[has_context], valid[has_context], ctx[has_context]
+        rows, cols = xp.nonzero(valid)
+        if rows.size == 0:
+            return 0.0, 0
+        negatives = sampler.sample(centers)
+        loss = cbow_step(self.W_in, self.W_out, centers, ctx[rows, cols], rows.astype(xp.int32), negatives,
+                         lr, skip_hits)
+        return loss, int(centers.shape[0])
+
+    def _flush(self, acc: "_Accumulator", words: float, lr: float) -> float:
+        """Move the accumulated loss into ``loss_history``; return its mean per example."""
+        if acc.examples == 0:
+            return float("nan")
+        mean = backend.to_float(acc.loss) / acc.examples
+        self.loss_history.append({"epoch": self.epochs_trained, "words": int(self.words_trained + words),
+                                  "alpha": float(lr), "loss": mean, "examples": int(acc.examples)})
+        acc.loss, acc.examples = 0.0, 0
+        return mean
+
+    # ------------------------------------------------------------------ results
+    @property
+    def wv(self) -> WordVectors:
+        """The trained input vectors as :class:`~nsw2v.vectors.WordVectors` (on the host)."""
+        if self.vocab is None:
+            raise RuntimeError("the model has no vocabulary yet: build_vocab() or train first")
+        if self._wv is None:
+            self._wv = WordVectors(list(self.vocab.index_to_key), backend.to_numpy(self.W_in).copy(),
+                                   counts=self.vocab.counts.copy())
+        return self._wv
+
+    _SETTINGS = ("vector_size", "window", "min_count", "max_vocab_size", "sg", "negative", "ns_exponent",
+                 "sample", "alpha", "min_alpha", "epochs", "batch_size", "sampler", "seed",
+                 "max_sentence_length", "chunk_words", "epochs_trained", "words_trained")
+
+    def save(self, path: str) -> None:
+        """Save everything needed to continue training (a NumPy ``.npz`` file, written atomically)."""
+        if self.vocab is None:
+            raise RuntimeError("nothing to save: the model has no vocabulary yet")
+        state = {name: getattr(self, name) for name in self._SETTINGS}
+        state["epoch_losses"] = self.epoch_losses
+        state["loss_history"] = self.loss_history
+        arrays = dict(self.vocab.to_arrays(), W_in=backend.to_numpy(self.W_in),
+                      W_out=backend.to_numpy(self.W_out), state=np.array(json.dumps(state)))
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".nsw2v-", suffix=".npz.tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str, xp: Any = None) -> "Word2Vec":
+        """Load a model saved by :meth:`save`, onto ``xp`` (default: ``GPU=...``)."""
+        with np.load(path, allow_pickle=False) as data:
+            state = json.loads(str(data["state"]))
+            vocab = Vocab.from_arrays({k: data[k] for k in data.files if k not in ("W_in", "W_out", "state")})
+            W_in, W_out = data["W_in"], data["W_out"]
+        settings = {k: state[k] for k in cls._SETTINGS if k not in ("epochs_trained", "words_trained")}
+        model = cls(xp=xp, verbose=False, **settings)
+        model.vocab = vocab
+        model.W_in, model.W_out = model.xp.asarray(W_in), model.xp.asarray(W_out)
+        model.epochs_trained, model.words_trained = state["epochs_trained"], state["words_trained"]
+        model.epoch_losses, model.loss_history = state["epoch_losses"], state["loss_history"]
+        return model
+
+
+class _Accumulator:
+    """Loss summed on the device between reports (one host sync per report, not per step)."""
+
+    def __init__(self):
+        self.loss, self.examples = 0.0, 0
+
+    def add(self, loss: Any, examples: int) -> None:
+        self.loss = self.loss + loss
+        self.examples += examples
+
+
+class _Pieces:
+    """A re-iterable of token lists with long sentences cut into pieces."""
+
+    def __init__(self, sentences: Iterable[List[str]], max_len: int):
+        self.sentences, self.max_len = sentences, max_len
+
+    def __iter__(self):
+        for sentence in self.sentences:
+            if isinstance(sentence, str):
+                raise TypeError("each sentence must be a list of tokens, not a str (split it first)")
+            for i in range(0, len(sentence), self.max_len):
+                yield list(sentence[i:i + self.max_len])
+
+
+class _Plan:
+    """One chunk's training positions in stream-interleaved order (on ``xp``)."""
+
+    __slots__ = ("centers", "ctx", "valid", "bounds")
+
+
+def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any, batch_size: int) -> _Plan:
+    if keep_p is not None:
+        keep = rng.random(ids.shape[0], dtype=xp.float32) < keep_p[ids]
+        ids, sid = ids[keep], sid[keep]
+    n = int(ids.shape[0])
+    plan = _Plan()
+    streams = max(1, min(batch_size, n))
+    length = -(-n // streams) if n else 0                   # positions per stream (the last may be short)
+    # order[j * streams + s] = s * length + j: step j takes position j of every stream
+    order = (xp.arange(streams, dtype=xp.int32)[None, :] * length
+             + xp.arange(length, dtype=xp.int32)[:, None]).ravel()
+    order = order[order < n]
+    per_step = np.minimum(streams, -(-(n - np.arange(length)) // max(length, 1)))   # positions in step j
+    plan.bounds = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
+    window = int(offsets.shape[0]) // 2
+    shrink = rng.integers(0, window, size=order.shape[0], dtype=xp.int32)   # the C tool's b
+    cpos = order[:, None] + offsets[None, :]                                   # (n, 2W)
+    inside = (cpos >= 0) & (cpos < n)
+    cpos = xp.clip(cpos, 0, max(n - 1, 0))
+    plan.valid = inside & (xp.abs(offsets)[None, :] <= (window - shrink)[:, None]) \
+        & (sid[cpos] == sid[order][:, None])
+    plan.ctx = ids[cpos]
+    plan.centers = ids[order]
+    return plan
+
+
+class _Progress:
+    """The C tool's progress line on stderr, about once a second."""
+
+    def __init__(self, model: Word2Vec, total: int, alpha: float):
+        self.total = max(total, 1)
+        self.start = self.last = time.time()
+        self.model = model
+
+    def due(self) -> bool:
+        now = time.time()
+        if now - self.last >= 1.0:
+            self.last = now
+            return True
+        return False
+
+    def show(self, words: float, lr: float, loss: float) -> None:
+        elapsed = max(time.time() - self.start, 1e-9)
+        rate = words / elapsed
+        left = (self.total - words) / rate if rate > 0 else float("inf")
+        sys.stderr.write(f"\rAlpha: {lr:.6f}  Progress: {100 * words / self.total:5.1f}%  "
+                         f"Words/sec: {rate / 1000:.1f}k  Loss: {loss:.4f}  "
+                         f"Time left: {_fmt(left)}   ")
+        sys.stderr.flush()
+
+    def finish(self, words: int, seconds: float) -> None:
+        sys.stderr.write(f"\rTrained on {words} words in {seconds:.1f} s "
+                         f"({words / max(seconds, 1e-9) / 1000:.1f}k words/s)" + " " * 30 + "\n")
+
+
+def _fmt(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s"

@@ -1,0 +1,80 @@
+"""The fused training steps equal SGD on the chapter-4 layers' gradients (C-tool scaling)."""
+import numpy as np
+import pytest
+
+from nsw2v import backend
+from nsw2v.layers import Embedding
+from nsw2v.models import CBOW
+from nsw2v.negative_sampling import NegativeSamplingLoss
+from nsw2v.steps import cbow_step, skipgram_step
+from test_layers import FixedSampler
+
+V, H, K = 12, 6, 3
+
+
+def tables(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((V, H)).astype(np.float64) * 0.5, rng.standard_normal((V, H)).astype(np.float64) * 0.5
+
+
+def test_cbow_step_is_sgd_on_the_layers_gradient(xp):
+    rng = np.random.default_rng(1)
+    B, C = 7, 4
+    contexts = rng.integers(0, V, (B, C))
+    contexts[0, :2] = 5                                 # duplicate ids on purpose
+    target = rng.integers(0, V, B)
+    negatives = rng.integers(0, V, (B, K)).astype(np.int32)
+    negatives[negatives == target[:, None]] = (target[:, None].repeat(K, 1)[negatives == target[:, None]] + 1) % V
+    W_in, W_out = tables()
+    lr = 0.1
+    # the layers (float64, on NumPy)
+    model = CBOW(V, H, C // 2, np.arange(V), sample_size=K, xp="numpy")
+    model.in_layer.params[0] = W_in.copy()
+    model.ns_loss.embed_dot.embed.params[0] = W_out.copy()
+    model.ns_loss.sampler = FixedSampler(model.ns_loss.sampler, negatives)
+    loss = float(model.forward(contexts, target))
+    model.backward()
+    g_in, g_out = model.in_layer.grads[0].to_dense(), model.ns_loss.grads[0].to_dense()
+    # the fused step
+    Wi, Wo = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
+    rows = np.repeat(np.arange(B), C)
+    loss_sum = cbow_step(Wi, Wo, xp.asarray(target), xp.asarray(contexts.ravel()), xp.asarray(rows),
+                         xp.asarray(negatives), lr)
+    assert backend.to_float(loss_sum) == pytest.approx(loss * B, rel=1e-9)
+    # C tool scaling: no 1/B, and each context word receives the whole hidden error (no 1/C)
+    np.testing.assert_allclose(backend.to_numpy(Wo) - W_out, -lr * B * g_out, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(Wi) - W_in, -lr * B * C * g_in, rtol=1e-7, atol=1e-12)
+
+
+def test_skipgram_step_is_sgd_on_the_layers_gradient(xp):
+    rng = np.random.default_rng(2)
+    N = 9
+    inputs = rng.integers(0, V, N)
+    inputs[:3] = 4                                      # duplicates
+    outputs = rng.integers(0, V, N)
+    negatives = ((outputs[:, None] + rng.integers(1, V, (N, K))) % V).astype(np.int32)  # never the output
+    W_in, W_out = tables(3)
+    embed = Embedding(W_in.copy())
+    ns = NegativeSamplingLoss(W_out.copy(), np.arange(V), sample_size=K, method="batched")
+    ns.sampler = FixedSampler(ns.sampler, negatives)
+    loss = float(ns.forward(embed.forward(inputs), outputs))
+    embed.backward(ns.backward())
+    lr = 0.05
+    Wi, Wo = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
+    loss_sum = skipgram_step(Wi, Wo, xp.asarray(inputs), xp.asarray(outputs), xp.asarray(negatives), lr)
+    assert backend.to_float(loss_sum) == pytest.approx(loss * N, rel=1e-9)
+    np.testing.assert_allclose(backend.to_numpy(Wo) - W_out, -lr * N * ns.grads[0].to_dense(), rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(Wi) - W_in, -lr * N * embed.grads[0].to_dense(), rtol=1e-7, atol=1e-12)
+
+
+def test_negatives_equal_to_the_output_are_skipped(xp):
+    W_in, W_out = tables(4)
+    inputs, outputs = xp.asarray([1, 2]), xp.asarray([3, 4])
+    hits = xp.asarray([[3, 3], [4, 4]], dtype=xp.int32)
+    a_in, a_out = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
+    b_in, b_out = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
+    loss_a = skipgram_step(a_in, a_out, inputs, outputs, hits, 0.1, skip_hits=True)
+    loss_b = skipgram_step(b_in, b_out, inputs, outputs, xp.zeros((2, 0), dtype=xp.int32), 0.1)
+    np.testing.assert_allclose(backend.to_numpy(a_out), backend.to_numpy(b_out))
+    np.testing.assert_allclose(backend.to_numpy(a_in), backend.to_numpy(b_in))
+    assert backend.to_float(loss_a) == pytest.approx(backend.to_float(loss_b))
