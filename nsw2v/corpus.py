@@ -24,8 +24,10 @@ __all__ = ["BLOCK_CHARS", "MAX_SENTENCE_LENGTH", "LineSentence", "open_text"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: Characters of text read per block by :class:`LineSentence` (1 Mi characters).
-BLOCK_CHARS = 1 << 20
+#: Characters of text read per block by :class:`LineSentence` (64 Ki). Small blocks keep the
+#: freshly split tokens in cache for the encoder: on the 100 MB text8-style file a pass of
+#: `Vocab.iter_chunks` took 2.4 s with 64 Ki blocks and 4.2 s with 1 Mi blocks.
+BLOCK_CHARS = 1 << 16
 
 #: Longest sentence :class:`LineSentence` yields, in tokens. gensim's value; the
 #: word2vec C tool's ``MAX_SENTENCE_LENGTH`` is 1000.

@@ -30,7 +30,7 @@ from .corpus import LineSentence
 __all__ = ["Vocab"]
 
 # Raw tokens encoded per NumPy call in `iter_chunks`. Only speed depends on it.
-_ENCODE_BATCH = 1 << 16
+_ENCODE_BATCH = 1 << 13
 
 _ARRAY_KEYS = (
     "vocab_words_utf8",

@@ -1,0 +1,221 @@
+"""The command line: ``nsw2v train|similar|analogy|eval`` (also ``python -m nsw2v``).
+
+    $ nsw2v train                                  # the shipped public-domain corpus, then neighbours
+    $ nsw2v train corpus.txt.gz -o vectors.bin --binary --sg 1 --epochs 5
+    $ nsw2v similar vectors.bin king queen
+    $ nsw2v analogy vectors.bin man king woman
+    $ nsw2v eval vectors.bin --analogies questions-words.txt --pairs wordsim353.tsv --json
+
+Errors are one line on stderr and a non-zero exit status; no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from importlib import resources
+from typing import List, Optional
+
+DEMO_WORDS = ("elizabeth", "monster", "holmes", "alice", "ship", "happy")
+
+
+def default_corpus() -> str:
+    """Path of the corpus shipped in the package (five public-domain novels, gzip)."""
+    return str(resources.files("nsw2v") / "data" / "gutenberg_small.txt.gz")
+
+
+def _is_binary(path: str, binary: Optional[bool]) -> bool:
+    if binary is not None:
+        return binary
+    return path.endswith(".bin") or path.endswith(".bin.gz")
+
+
+def _load_vectors(path: str, binary: Optional[bool]):
+    from .vectors import WordVectors
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    return WordVectors.load_word2vec_format(path, binary=_is_binary(path, binary))
+
+
+def _print_neighbours(wv, words, topn: int) -> None:
+    for word in words:
+        print(f"{word}: " + ", ".join(f"{w} {s:.3f}" for w, s in wv.most_similar(word, topn=topn)))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .word2vec import Word2Vec
+    corpus = args.corpus or default_corpus()
+    min_count = args.min_count
+    model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=min_count,
+                     max_vocab_size=args.max_vocab_size, sg=args.sg, negative=args.negative,
+                     ns_exponent=args.ns_exponent, sample=args.sample, alpha=args.alpha,
+                     min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
+                     sampler=args.sampler, seed=args.seed, xp=args.xp, verbose=not args.quiet)
+    wv = model.wv
+    if args.output:
+        wv.save_word2vec_format(args.output, binary=_is_binary(args.output, args.binary))
+        if not args.quiet:
+            print(f"wrote {len(wv)} vectors of size {wv.vector_size} to {args.output}", file=sys.stderr)
+    if args.save_model:
+        model.save(args.save_model)
+    if args.plot:
+        _plot_loss(model, args.plot)
+    if args.corpus is None:
+        print(f"nearest neighbours after training on the shipped corpus ({model.vocab.total_words} words):")
+        _print_neighbours(wv, [w for w in DEMO_WORDS if w in wv], topn=5)
+    return 0
+
+
+def _plot_loss(model, path: str) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install 'nsw2v[plot]'") from None
+    words = [h["words"] for h in model.loss_history]
+    loss = [h["loss"] for h in model.loss_history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(words, loss)
+    ax.set_xlabel("words processed")
+    ax.set_ylabel("mean loss per training example")
+    ax.set_title(f"nsw2v {'skip-gram' if model.sg else 'CBOW'}")
+    tmp = path + ".tmp.png"
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    wv = _load_vectors(args.vectors, args.binary)
+    _print_neighbours(wv, args.words, args.topn)
+    return 0
+
+
+def cmd_analogy(args: argparse.Namespace) -> int:
+    wv = _load_vectors(args.vectors, args.binary)
+    for word, score in wv.analogy(args.a, args.b, args.c, topn=args.topn, method=args.method):
+        print(f"{word} {score:.4f}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_word_analogies, evaluate_word_pairs
+    if not args.analogies and not args.pairs:
+        raise ValueError("eval needs --analogies FILE and/or --pairs FILE")
+    wv = _load_vectors(args.vectors, args.binary)
+    result = {}
+    for path in (args.analogies, args.pairs):
+        if path and not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file")
+    if args.analogies:
+        accuracy, sections = evaluate_word_analogies(wv, args.analogies, restrict_vocab=args.restrict_vocab)
+        total = sections[-1]
+        result["analogies"] = {
+            "accuracy": accuracy,
+            "correct": len(total["correct"]),
+            "incorrect": len(total["incorrect"]),
+            "skipped": total.get("skipped"),
+            "sections": {s["section"]: len(s["correct"]) / max(1, len(s["correct"]) + len(s["incorrect"]))
+                         for s in sections[:-1]},
+        }
+    if args.pairs:
+        pearson, spearman, oov = evaluate_word_pairs(wv, args.pairs)
+        result["pairs"] = {"pearson": pearson[0], "spearman": spearman[0], "oov_ratio": oov}
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        if "analogies" in result:
+            a = result["analogies"]
+            print(f"analogies: accuracy {100 * a['accuracy']:.2f}% "
+                  f"({a['correct']}/{a['correct'] + a['incorrect']}, {a['skipped']} skipped)")
+        if "pairs" in result:
+            p = result["pairs"]
+            print(f"word pairs: spearman {p['spearman']:.3f}, pearson {p['pearson']:.3f}, "
+                  f"out of vocabulary {p['oov_ratio']:.1f}%")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nsw2v", description="word2vec with negative sampling on NumPy or CuPy")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train vectors on a corpus (default: the shipped public-domain corpus)")
+    t.add_argument("corpus", nargs="?", help="text file, plain or .gz, one sentence per line")
+    t.add_argument("-o", "--output", help="write vectors in word2vec format (binary if it ends in .bin)")
+    t.add_argument("--binary", action="store_true", default=None, help="binary word2vec format")
+    t.add_argument("--save-model", help="also save the whole model (.npz) to continue training later")
+    t.add_argument("--size", "--vector-size", dest="size", type=int, default=100)
+    t.add_argument("--window", type=int, default=5)
+    t.add_argument("--min-count", type=int, default=5)
+    t.add_argument("--max-vocab-size", type=int, default=None)
+    t.add_argument("--sg", type=int, default=0, choices=(0, 1), help="1 for skip-gram, 0 for CBOW")
+    t.add_argument("--negative", type=int, default=5)
+    t.add_argument("--ns-exponent", type=float, default=0.75)
+    t.add_argument("--sample", type=float, default=1e-3)
+    t.add_argument("--alpha", type=float, default=None)
+    t.add_argument("--min-alpha", type=float, default=0.0001)
+    t.add_argument("--epochs", "--iter", dest="epochs", type=int, default=5)
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--sampler", choices=("exclusion", "batched"), default=None)
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--xp", choices=("numpy", "cupy"), default=None, help="overrides GPU=...")
+    t.add_argument("--plot", help="draw the loss curve to this PNG (needs matplotlib)")
+    t.add_argument("-q", "--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    for name, func, helptext in (("similar", cmd_similar, "nearest neighbours of words"),
+                                 ("analogy", cmd_analogy, "a : b :: c : ?"),
+                                 ("eval", cmd_eval, "analogy accuracy and word-pair similarity")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("vectors", help="word2vec text or binary file (binary if it ends in .bin)")
+        p.add_argument("--binary", action="store_true", default=None)
+        if name == "similar":
+            p.add_argument("words", nargs="+")
+            p.add_argument("--topn", type=_positive_int, default=10)
+        elif name == "analogy":
+            p.add_argument("a")
+            p.add_argument("b")
+            p.add_argument("c")
+            p.add_argument("--topn", type=_positive_int, default=5)
+            p.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd")
+        else:
+            p.add_argument("--analogies", help="questions-words.txt format")
+            p.add_argument("--pairs", help="wordsim353.tsv format")
+            p.add_argument("--restrict-vocab", type=_positive_int, default=30000)
+            p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from .backend import BackendUnavailableError
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("\nnsw2v: interrupted; no output file was written", file=sys.stderr)
+        return 130
+    except KeyError as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        print(f"nsw2v: error: {message}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError, RuntimeError, TypeError, BackendUnavailableError) as exc:
+        print(f"nsw2v: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
