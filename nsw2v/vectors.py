@@ -217,7 +217,10 @@ class WordVectors:
         k = min(topn + len(exclude), scores.shape[0])
         if k == 0:
             return []
-        best = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+        if k < scores.shape[0]:
+            best = np.argpartition(-scores, k - 1)[:k]
+        else:
+            best = np.arange(scores.shape[0], dtype=np.int64)
         best = best[np.argsort(-scores[best], kind="stable")]
         result = [(self.index_to_key[i], float(scores[i])) for i in best if int(i) not in exclude]
         return result[:topn]
@@ -533,9 +536,16 @@ def _read_text(
     vectors = np.empty((n_read, size), dtype=np.float32)
     line_no = 1
     for raw in fh:
-        if len(words) == n_read:
-            break
         line_no += 1
+        if len(words) == n_read:
+            if n_read < n_words:
+                break  # limit reached
+            if raw.strip():
+                raise ValueError(
+                    f"{name} line {line_no}: unexpected data after the {n_words} vectors "
+                    "announced in the header"
+                )
+            continue
         try:
             line = raw.decode(encoding, errors=unicode_errors)
         except UnicodeDecodeError as exc:
@@ -560,14 +570,6 @@ def _read_text(
         raise ValueError(
             f"{name} line {line_no + 1}: truncated: the header announces {n_words} vectors, found {len(words)}"
         )
-    if n_read == n_words:
-        for raw in fh:
-            line_no += 1
-            if raw.strip():
-                raise ValueError(
-                    f"{name} line {line_no}: unexpected data after the {n_words} vectors "
-                    "announced in the header"
-                )
     return words, vectors
 
 
@@ -645,7 +647,8 @@ def _read_binary(
         raw = stream.take_until_space()
         if raw is None:
             raise ValueError(
-                f"{name}: truncated at byte {stream.offset}: expected a word and a space at byte {at} "
+                f"{name}: truncated at byte {stream.base + len(stream.buf)}: expected a word and a "
+                f"space at byte {at} "
                 f"(vector {len(words) + 1} of {n_words})"
             )
         try:
