@@ -1,0 +1,107 @@
+"""The command line, run as a user would: ``python -m nsw2v ...`` in a subprocess."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from nsw2v import WordVectors, backend
+
+CORPUS = ("the king rules the land and the queen rules the land . "
+          "a man walks the dog and a woman walks the cat .\n") * 300
+
+
+def run(*args, env=None, timeout=300):
+    full_env = {k: v for k, v in os.environ.items() if k != "GPU"}    # NumPy unless a test says otherwise
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "nsw2v", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def vectors(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    corpus = tmp / "corpus.txt"
+    corpus.write_text(CORPUS)
+    out = tmp / "vectors.bin"
+    result = run("train", str(corpus), "-o", str(out), "--size", "10", "--min-count", "2", "--epochs", "2",
+                 "--xp", "numpy")
+    assert result.returncode == 0, result.stderr
+    return tmp, out
+
+
+def test_train_writes_binary_vectors_and_reports_progress(vectors):
+    tmp, out = vectors
+    wv = WordVectors.load_word2vec_format(str(out), binary=True)
+    assert "king" in wv and wv.vector_size == 10
+
+
+def test_similar_analogy_and_eval(vectors, tmp_path):
+    _, out = vectors
+    result = run("similar", str(out), "king", "--topn", "3")
+    assert result.returncode == 0 and result.stdout.startswith("king: ") and result.stdout.count(",") == 2
+    result = run("analogy", str(out), "man", "king", "woman", "--topn", "2")
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
+    questions = tmp_path / "q.txt"
+    questions.write_text(": family\nman king woman queen\nman dog woman cat\nman zebra woman okapi\n")
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("king\tqueen\t8\nman\twoman\t7\ndog\tland\t1\ncat\trules\t2\n")
+    result = run("eval", str(out), "--analogies", str(questions), "--pairs", str(pairs), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["analogies"]["correct"] + report["analogies"]["incorrect"] == 2
+    assert report["analogies"]["skipped"] == 1
+    assert -1 <= report["pairs"]["spearman"] <= 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["similar", "missing.bin", "king"], "missing.bin: no such file"),
+    (["train", "missing.txt"], "missing.txt: no such file"),
+    (["similar", "{out}", "notaword"], "'notaword' not in vocabulary"),
+    (["train", "{corpus}", "--window", "0"], "window=0 must be an integer >= 1"),
+    (["train", "{corpus}", "--size", "0"], "vector_size=0 must be an integer >= 1"),
+    (["train", "{corpus}", "--min-count", "100000"], "no tokens left after min_count=100000 (largest count is"),
+    (["train", "{corpus}", "--negative", "30", "--sampler", "exclusion", "--min-count", "2"],
+     "negative=30 must be less than the vocabulary size"),
+])
+def test_errors_are_one_line_and_nonzero(vectors, args, message):
+    tmp, out = vectors
+    args = [a.format(out=out, corpus=tmp / "corpus.txt") for a in args]
+    result = run(*args, "--xp", "numpy") if args[0] == "train" else run(*args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(backend.gpu_available(), reason="a GPU is usable here")
+def test_gpu_without_a_device_is_a_clear_error(vectors):
+    tmp, _ = vectors
+    result = run("train", str(tmp / "corpus.txt"), "--min-count", "2", env={"GPU": "1"})
+    assert result.returncode != 0
+    assert "GPU=1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_interrupted_training_leaves_no_output(tmp_path):
+    corpus = tmp_path / "big.txt"
+    corpus.write_text(CORPUS * 20)
+    out = tmp_path / "vectors.txt"
+    env = {k: v for k, v in os.environ.items() if k != "GPU"}
+    proc = subprocess.Popen([sys.executable, "-m", "nsw2v", "train", str(corpus), "-o", str(out),
+                             "--epochs", "1000", "--min-count", "2", "--xp", "numpy"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    # wait for the first progress line, then press Ctrl-C
+    buffer = ""
+    deadline = time.time() + 120
+    while "Progress" not in buffer and time.time() < deadline:
+        buffer += proc.stderr.read(1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("big.txt",)]

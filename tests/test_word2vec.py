@@ -1,0 +1,168 @@
+"""The Word2Vec facade: batches, windows, subsampling, learning rate, loss, persistence, errors."""
+import numpy as np
+import pytest
+
+from nsw2v import Word2Vec, backend
+from nsw2v.word2vec import _plan_chunk
+from conftest import chi2_critical, chi2_statistic, data_file
+
+SENTENCES = [["a", "b", "c", "d", "e", "f", "g"], ["h", "i", "j"], ["k", "l", "m", "n", "o", "p", "q", "r", "s"]] * 20
+
+
+def plan(ids, sid, window, batch_size, seed=0, keep_p=None):
+    xp = np
+    offsets = np.array([o for o in range(-window, window + 1) if o], dtype=np.int32)
+    return _plan_chunk(xp, backend.make_rng(xp, seed), np.asarray(ids, np.int32), np.asarray(sid, np.int32),
+                       keep_p, offsets, batch_size)
+
+
+def test_steps_take_one_position_from_each_stream():
+    ids = np.arange(10)
+    p = plan(ids, np.zeros(10), window=1, batch_size=3)
+    # 10 positions in 3 streams of 4 (the last holds 2): steps take [0,4,8], [1,5,9], [2,6], [3,7]
+    steps = [p.centers[p.bounds[j]:p.bounds[j + 1]].tolist() for j in range(len(p.bounds) - 1)]
+    assert steps == [[0, 4, 8], [1, 5, 9], [2, 6], [3, 7]]
+
+
+def test_windows_never_cross_a_sentence_and_respect_the_shrunk_window():
+    ids = np.arange(12)
+    sid = np.array([0, 0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
+    window = 3
+    p = plan(ids, sid, window, batch_size=4, seed=1)
+    offsets = np.array([-3, -2, -1, 1, 2, 3])
+    for center, valid, ctx in zip(p.centers, p.valid, p.ctx):
+        chosen = ctx[valid]
+        assert all(sid[c] == sid[center] for c in chosen)
+        assert center not in chosen
+        # the valid offsets are exactly those within some effective window 1..3 and inside the sentence
+        dist = np.abs(offsets[valid])
+        w_eff = dist.max() if dist.size else None
+        if w_eff is not None:
+            expected = [center + o for o in offsets if abs(o) <= w_eff and 0 <= center + o < 12
+                        and sid[center + o] == sid[center]]
+            assert sorted(chosen.tolist()) == sorted(expected)
+
+
+def test_window_shrink_is_uniform_over_1_to_window():
+    n, window = 30000, 4
+    p = plan(np.arange(n) % 50, np.zeros(n), window, batch_size=1000, seed=2)
+    offsets = np.array([o for o in range(-window, window + 1) if o])
+    # the farthest valid offset is the effective window (except at the corpus ends: 8 of 30000)
+    w_eff = np.abs(np.where(p.valid, offsets[None, :], 0)).max(axis=1)
+    observed = np.bincount(w_eff, minlength=window + 1)[1:]
+    expected = np.full(window, len(w_eff) / window)
+    assert chi2_statistic(observed, expected) < chi2_critical(window - 1)
+
+
+def test_subsampling_keeps_each_word_with_its_probability():
+    n = 200000
+    ids = np.arange(n) % 4
+    keep_p = np.array([0.1, 0.5, 0.9, 1.0], np.float32)
+    p = plan(ids, np.zeros(n), 2, batch_size=512, seed=3, keep_p=keep_p)
+    kept = np.bincount(p.centers, minlength=4)
+    expected = keep_p * (n / 4)
+    # binomial: within 5 standard deviations
+    sd = np.sqrt((n / 4) * keep_p * (1 - keep_p))
+    assert np.all(np.abs(kept - expected) <= 5 * sd + 1e-9)
+
+
+def test_untrained_loss_is_exactly_1_plus_k_times_ln2_per_example():
+    # W_out starts at zero, so every score is 0 and each example costs (1 + negative) ln 2;
+    # a learning rate of ~0 keeps it there: this checks the per-example averaging of the loss.
+    model = Word2Vec(SENTENCES, vector_size=8, window=2, min_count=1, negative=3, epochs=2, alpha=1e-12,
+                     min_alpha=0.0, sample=0, xp="numpy", verbose=False)
+    assert model.epoch_losses == pytest.approx([4 * np.log(2)] * 2, rel=1e-6)
+    history = model.loss_history
+    total = sum(h["examples"] for h in history)
+    assert total == 2 * model.vocab.total_words                       # CBOW: one example per word
+    assert all(h["loss"] == pytest.approx(4 * np.log(2), rel=1e-6) for h in history)
+
+
+def test_learning_rate_falls_linearly_and_loss_falls(tmp_path):
+    model = Word2Vec(SENTENCES * 10, vector_size=10, window=2, min_count=1, negative=2, epochs=3, alpha=0.05,
+                     min_alpha=0.001, sample=0, batch_size=16, xp="numpy", verbose=False, chunk_words=300)
+    alphas = [h["alpha"] for h in model.loss_history]
+    words = np.array([h["words"] for h in model.loss_history], dtype=float)
+    assert all(a >= b for a, b in zip(alphas, alphas[1:]))
+    assert alphas[0] <= 0.05 and alphas[-1] >= 0.001
+    total = 3 * model.vocab.total_words
+    # each record's alpha is the linear schedule at the record's progress (within one chunk)
+    assert np.allclose(alphas, 0.05 - (0.05 - 0.001) * words / total, atol=0.05 * 300 / total + 1e-9)
+    assert model.epoch_losses[-1] < model.epoch_losses[0]
+
+
+def test_every_word_of_a_one_line_file_is_trained(tmp_path):
+    path = tmp_path / "one_line.txt"
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in rng.integers(0, 30, 25000)]
+    path.write_text(" ".join(words))                                  # one line, no final newline
+    model = Word2Vec(corpus_file=str(path), vector_size=8, min_count=1, epochs=1, sample=0, xp="numpy",
+                     verbose=False, chunk_words=4000)
+    assert model.words_trained == 25000
+    assert sum(h["examples"] for h in model.loss_history) == 25000    # no sentence of 1 word here
+
+
+def test_same_seed_same_vectors_and_other_seed_differs():
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp="numpy", verbose=False)
+    a = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
+    b = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
+    c = Word2Vec(SENTENCES, seed=6, **kw).wv.vectors
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_save_load_continue(tmp_path):
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=1, xp="numpy", verbose=False, seed=3)
+    model = Word2Vec(SENTENCES, **kw)
+    model.save(str(tmp_path / "m.npz"))
+    loaded = Word2Vec.load(str(tmp_path / "m.npz"), xp="numpy")
+    np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)
+    assert loaded.vocab.index_to_key == model.vocab.index_to_key
+    assert loaded.epochs_trained == 1 and loaded.epoch_losses == model.epoch_losses
+    model.train(SENTENCES, epochs=1)
+    loaded.train(SENTENCES, epochs=1)
+    np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)   # continuing is deterministic too
+    assert loaded.epochs_trained == 2
+
+
+def test_callbacks_run_at_each_epoch_end():
+    seen = []
+
+    class Recorder:
+        def on_epoch_end(self, model):
+            seen.append(model.epochs_trained)
+
+    Word2Vec(SENTENCES, vector_size=4, min_count=1, epochs=3, xp="numpy", verbose=False,
+             callbacks=[Recorder(), lambda m: seen.append(-m.epochs_trained)])
+    assert seen == [1, -1, 2, -2, 3, -3]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(window=0), "window=0 must be an integer >= 1"),
+    (dict(vector_size=0), "vector_size=0 must be an integer >= 1"),
+    (dict(sample=-1), "sample=-1 must be >= 0"),
+    (dict(sg=2), "sg=2 must be 0"),
+    (dict(sampler="fast"), "sampler='fast'"),
+    (dict(negative=19), "negative=19 must be less than the vocabulary size"),
+    (dict(min_count=100), "no tokens left after min_count=100 (largest count is 20)"),
+])
+def test_bad_parameters_are_clear_errors(kwargs, message):
+    params = dict(vector_size=4, min_count=1, xp="numpy", verbose=False, sampler="exclusion")
+    params.update(kwargs)
+    with pytest.raises(ValueError) as info:
+        Word2Vec(SENTENCES, **params)
+    assert message in str(info.value)
+
+
+def test_one_shot_generators_and_strings_are_refused():
+    with pytest.raises(TypeError, match="re-iterable"):
+        Word2Vec((s for s in SENTENCES), min_count=1, xp="numpy", verbose=False)
+    with pytest.raises(TypeError, match="not a str"):
+        Word2Vec(["a b c", "d e f"], min_count=1, xp="numpy", verbose=False)
+
+
+def test_progress_line_on_stderr_and_quiet(capsys):
+    Word2Vec(SENTENCES * 50, vector_size=4, min_count=1, epochs=1, xp="numpy", verbose=True)
+    assert "words/s" in capsys.readouterr().err
+    Word2Vec(SENTENCES, vector_size=4, min_count=1, epochs=1, xp="numpy", verbose=False)
+    assert capsys.readouterr().err == ""
