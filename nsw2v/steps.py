@@ -44,22 +44,22 @@ def _ns_update(W_out: Any, h: Any, outputs: Any, negatives: Any, lr: float, skip
     return dh, loss_terms.sum()
 
 
-def cbow_step(W_in: Any, W_out: Any, centers: Any, ctx_ids: Any, ctx_rows: Any, negatives: Any,
+def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any,
               lr: float, skip_hits: bool = False) -> Any:
     """One CBOW step over ``B`` centers; returns the summed loss (a 0-d array).
 
-    ``ctx_ids`` are the context words of all rows, flattened; ``ctx_rows[i]`` is
-    the row (center) that ``ctx_ids[i]`` belongs to, sorted, every row present.
-    ``h`` is the mean of a row's context vectors (word2vec's ``cbow_mean=1``).
+    ``contexts`` ``(B, C)`` holds the context ids of each center and ``mask``
+    ``(B, C)`` which of them are real (window shrink, sentence ends); every row
+    needs at least one. ``h`` is the mean of a row's real context vectors
+    (word2vec's ``cbow_mean=1``), taken as one batched product with the mask.
     """
     xp = backend.get_array_module(W_in)
-    B = centers.shape[0]
-    h = xp.zeros((B, W_in.shape[1]), dtype=W_in.dtype)
-    backend.scatter_add(h, ctx_rows, W_in[ctx_ids])                     # (B, H) sums
-    count = xp.bincount(ctx_rows, minlength=B).astype(W_in.dtype)
-    h /= count[:, None]
+    weight = mask.astype(W_in.dtype)                                    # (B, C)
+    count = weight.sum(axis=1)                                          # (B,)
+    h = (weight[:, None, :] @ W_in[contexts])[:, 0, :] / count[:, None]  # (B, H)
     dh, loss = _ns_update(W_out, h, centers, negatives, lr, skip_hits)
-    backend.scatter_add(W_in, ctx_ids, dh[ctx_rows])                    # each context word gets the whole error
+    rows, cols = xp.nonzero(mask)
+    backend.scatter_add(W_in, contexts[rows, cols], dh[rows])           # each context word gets the whole error
     return loss
 
 

@@ -238,12 +238,10 @@ class Word2Vec:
         has_context = valid.any(axis=1)
         if not bool(has_context.all()):
             centers, valid, ctx = centers[has_context], valid[has_context], ctx[has_context]
-        rows, cols = xp.nonzero(valid)
-        if rows.size == 0:
+        if centers.shape[0] == 0:
             return 0.0, 0
         negatives = sampler.sample(centers)
-        loss = cbow_step(self.W_in, self.W_out, centers, ctx[rows, cols], rows.astype(xp.int32), negatives,
-                         lr, skip_hits)
+        loss = cbow_step(self.W_in, self.W_out, centers, ctx, valid, negatives, lr, skip_hits)
         return loss, int(centers.shape[0])
 
     def _flush(self, acc: "_Accumulator", words: float, lr: float) -> float:

@@ -37,9 +37,8 @@ def test_cbow_step_is_sgd_on_the_layers_gradient(xp):
     g_in, g_out = model.in_layer.grads[0].to_dense(), model.ns_loss.grads[0].to_dense()
     # the fused step
     Wi, Wo = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
-    rows = np.repeat(np.arange(B), C)
-    loss_sum = cbow_step(Wi, Wo, xp.asarray(target), xp.asarray(contexts.ravel()), xp.asarray(rows),
-                         xp.asarray(negatives), lr)
+    mask = xp.ones((B, C), dtype=bool)
+    loss_sum = cbow_step(Wi, Wo, xp.asarray(target), xp.asarray(contexts), mask, xp.asarray(negatives), lr)
     assert backend.to_float(loss_sum) == pytest.approx(loss * B, rel=1e-9)
     # C tool scaling: no 1/B, and each context word receives the whole hidden error (no 1/C)
     np.testing.assert_allclose(backend.to_numpy(Wo) - W_out, -lr * B * g_out, rtol=1e-7, atol=1e-12)
@@ -78,3 +77,22 @@ def test_negatives_equal_to_the_output_are_skipped(xp):
     np.testing.assert_allclose(backend.to_numpy(a_out), backend.to_numpy(b_out))
     np.testing.assert_allclose(backend.to_numpy(a_in), backend.to_numpy(b_in))
     assert backend.to_float(loss_a) == pytest.approx(backend.to_float(loss_b))
+
+
+def test_cbow_step_ignores_masked_context_slots(xp):
+    """A row with masked slots equals the same row given only its real context words."""
+    W_in, W_out = tables(5)
+    centers = xp.asarray([2, 7])
+    negatives = xp.asarray([[1, 3], [4, 5]], dtype=xp.int32)
+    contexts = xp.asarray([[8, 9, 10, 11], [0, 6, 6, 3]])
+    mask = xp.asarray([[True, False, True, False], [True, True, True, True]])
+    a_in, a_out = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
+    loss_a = cbow_step(a_in, a_out, centers, contexts, mask, negatives, 0.1)
+    b_in, b_out = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
+    loss_b = cbow_step(b_in, b_out, centers[:1], xp.asarray([[8, 10]]), xp.ones((1, 2), dtype=bool),
+                       negatives[:1], 0.1)
+    loss_b = loss_b + cbow_step(b_in, b_out, centers[1:], contexts[1:], mask[1:], negatives[1:], 0.1)
+    # rows 0 and 1 share no output rows, so two separate steps equal one joint step
+    np.testing.assert_allclose(backend.to_numpy(a_in), backend.to_numpy(b_in), rtol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(a_out), backend.to_numpy(b_out), rtol=1e-12)
+    assert backend.to_float(loss_a) == pytest.approx(backend.to_float(loss_b), rel=1e-12)
