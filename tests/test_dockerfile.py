@@ -1,0 +1,62 @@
+"""Dockerfile.cuda agrees with pyproject.toml: CUDA major of the image = the CuPy wheel's, extras exist, GPU=1."""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+if sys.version_info < (3, 11):
+    pytest.skip("tomllib needs Python >= 3.11", allow_module_level=True)
+import tomllib  # noqa: E402
+
+
+def instructions():
+    """(INSTRUCTION, arguments) pairs of Dockerfile.cuda, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile.cuda").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    out = []
+    for line in joined.splitlines():
+        if line.strip():
+            word, _, rest = line.strip().partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def extras():
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)["project"]["optional-dependencies"]
+
+
+def test_cuda_major_of_the_image_matches_the_cupy_wheel():
+    images = [args for word, args in instructions() if word == "FROM"]
+    assert len(images) == 1, f"expected one FROM line, got {images}"
+    image = re.fullmatch(r"nvidia/cuda:(\d+)\.\d+(?:\.\d+)?-\S*runtime\S*(?:\s+AS\s+\S+)?", images[0], re.I)
+    assert image, f"FROM {images[0]}: expected an official nvidia/cuda:<version>-...runtime... image"
+    wheels = [m for dep in extras()["gpu"] for m in re.findall(r"cupy-cuda(\d+)x", dep)]
+    assert len(wheels) == 1, f"the gpu extra {extras()['gpu']} should name one cupy-cudaNNx wheel"
+    assert image.group(1) == wheels[0], (
+        f"image CUDA {image.group(1)} but the gpu extra installs cupy-cuda{wheels[0]}x: "
+        "change the FROM line or the wheel so the CUDA majors agree")
+
+
+def test_pip_installs_the_gpu_and_test_extras_that_pyproject_defines():
+    defined = set(extras())
+    installs = [m for word, args in instructions() if word == "RUN"
+                for m in re.findall(r"pip install\s+(?:-\S+\s+)*[\"']?\.\[([^\]]+)\]", args)]
+    assert installs, "no `pip install .[...]` of the project in Dockerfile.cuda"
+    wanted = {e.strip() for e in installs[-1].split(",")}
+    assert {"gpu", "test"} <= wanted, f"the image installs extras {sorted(wanted)}; it needs gpu and test"
+    assert wanted <= defined, f"extras {sorted(wanted - defined)} are not defined in pyproject.toml"
+
+
+def test_gpu_is_the_default_backend_in_the_image():
+    env = " ".join(args for word, args in instructions() if word == "ENV")
+    assert re.search(r"(?:^|\s)GPU(?:=|\s+)[\"']?1[\"']?(?:\s|$)", env), "Dockerfile.cuda should set ENV GPU=1"
+
+
+def test_the_default_command_runs_the_test_suite():
+    cmds = [args for word, args in instructions() if word == "CMD"]
+    assert cmds and "pytest" in cmds[-1] and "tests" in cmds[-1], f"CMD {cmds} should run the tests"
