@@ -1,4 +1,5 @@
 """Shared fixtures: the ``xp`` fixture runs a test on NumPy, and on CuPy where a GPU is usable."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 
 from nsw2v import backend
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the checkout, or NSW2V_DATA (e.g. on a machine where it lies elsewhere)
+DATA = Path(os.environ.get("NSW2V_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def _cupy_param():
