@@ -12,12 +12,44 @@ layers' gradients.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
 from . import backend
 
 
-def _ns_update(W_out: Any, h: Any, outputs: Any, negatives: Any, lr: float, skip_hits: bool) -> tuple:
+class CappedScatter:
+    """``table[ids] += values`` where a row hit ``n > cap`` times in one step gets ``cap / n`` of its sum.
+
+    Summing ``n`` updates that were all computed from the same stale row is a
+    step ``n`` times too long in one direction; sequential SGD (the C tool)
+    would have let each update see the previous ones. With a few hundred
+    hits on the output row of a frequent word per step (batches of 4096
+    centers and more) the summed step overshoots and training diverges. Rows
+    hit at most ``cap`` times (all rare words) keep their exact sum.
+
+    The hit counter is one vocabulary-sized int32 array allocated once; each
+    step adds its ids and then resets only the entries it touched.
+    """
+
+    def __init__(self, vocab_size: int, cap: int, xp: Any):
+        if cap < 1:
+            raise ValueError(f"cap={cap} must be >= 1")
+        self.cap = cap
+        self.hits = xp.zeros(vocab_size, dtype=xp.int32)
+
+    def __call__(self, table: Any, ids: Any, values: Any) -> None:
+        xp = backend.get_array_module(table)
+        ids = ids.ravel()
+        backend.scatter_add(self.hits, ids, xp.ones(ids.shape[0], dtype=xp.int32))
+        n = self.hits[ids]
+        self.hits[ids] = 0
+        scale = xp.minimum(1.0, self.cap / n.astype(table.dtype)).astype(table.dtype)
+        values = values.reshape((ids.shape[0], -1)) * scale[:, None]
+        backend.scatter_add(table, ids, values)
+
+
+def _ns_update(W_out: Any, h: Any, outputs: Any, negatives: Any, lr: float, skip_hits: bool,
+               scatter: Callable = backend.scatter_add) -> tuple:
     """Score ``h`` against ``[outputs | negatives]``, update ``W_out``; return ``(dh, loss_sum)``.
 
     ``dh`` is the step (already times ``lr``) for the rows that produced ``h``.
@@ -40,37 +72,41 @@ def _ns_update(W_out: Any, h: Any, outputs: Any, negatives: Any, lr: float, skip
         loss_terms[:, 1:][hit] = 0
     g = g.astype(h.dtype, copy=False)
     dh = (g[:, None, :] @ W_t)[:, 0, :]                                 # (N, H)
-    backend.scatter_add(W_out, idx, g[:, :, None] * h[:, None, :])      # (N, 1+K, H)
+    scatter(W_out, idx, g[:, :, None] * h[:, None, :])                  # (N, 1+K, H)
     return dh, loss_terms.sum()
 
 
 def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any,
-              lr: float, skip_hits: bool = False) -> Any:
+              lr: float, skip_hits: bool = False, scatter: Optional[Callable] = None) -> Any:
     """One CBOW step over ``B`` centers; returns the summed loss (a 0-d array).
 
     ``contexts`` ``(B, C)`` holds the context ids of each center and ``mask``
     ``(B, C)`` which of them are real (window shrink, sentence ends); every row
     needs at least one. ``h`` is the mean of a row's real context vectors
     (word2vec's ``cbow_mean=1``), taken as one batched product with the mask.
+    ``scatter`` applies the updates (default: exact sums, ``backend.scatter_add``;
+    ``Word2Vec`` passes a :class:`CappedScatter`).
     """
+    scatter = scatter or backend.scatter_add
     xp = backend.get_array_module(W_in)
     weight = mask.astype(W_in.dtype)                                    # (B, C)
     count = weight.sum(axis=1)                                          # (B,)
     h = (weight[:, None, :] @ W_in[contexts])[:, 0, :] / count[:, None]  # (B, H)
-    dh, loss = _ns_update(W_out, h, centers, negatives, lr, skip_hits)
+    dh, loss = _ns_update(W_out, h, centers, negatives, lr, skip_hits, scatter)
     rows, cols = xp.nonzero(mask)
-    backend.scatter_add(W_in, contexts[rows, cols], dh[rows])           # each context word gets the whole error
+    scatter(W_in, contexts[rows, cols], dh[rows])           # each context word gets the whole error
     return loss
 
 
 def skipgram_step(W_in: Any, W_out: Any, inputs: Any, outputs: Any, negatives: Any, lr: float,
-                  skip_hits: bool = False) -> Any:
+                  skip_hits: bool = False, scatter: Optional[Callable] = None) -> Any:
     """One skip-gram step over ``N`` (input, output) pairs; returns the summed loss.
 
     As in the C tool, the input is the context word (its row of ``W_in`` is
     updated) and the output is the center word with its negatives.
     """
+    scatter = scatter or backend.scatter_add
     h = W_in[inputs]                                                    # (N, H)
-    dh, loss = _ns_update(W_out, h, outputs, negatives, lr, skip_hits)
-    backend.scatter_add(W_in, inputs, dh)
+    dh, loss = _ns_update(W_out, h, outputs, negatives, lr, skip_hits, scatter)
+    scatter(W_in, inputs, dh)
     return loss

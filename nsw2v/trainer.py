@@ -49,7 +49,7 @@ class Trainer:
         total_loss, loss_count = 0.0, 0
         start = time.time()
         for _ in range(max_epoch):
-            idx = rng.permutation(data_size)
+            idx = xp.argsort(rng.random(data_size))          # a permutation (CuPy's Generator has no permutation())
             x, t = x[idx], t[idx]
             for iters in range(max_iters):
                 batch_x = x[iters * batch_size:(iters + 1) * batch_size]

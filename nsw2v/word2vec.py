@@ -34,7 +34,7 @@ import numpy as np
 from . import backend
 from .corpus import LineSentence
 from .negative_sampling import UnigramSampler
-from .steps import cbow_step, skipgram_step
+from .steps import CappedScatter, cbow_step, skipgram_step
 from .vectors import WordVectors
 from .vocab import Vocab
 
@@ -82,7 +82,7 @@ class Word2Vec:
                  min_alpha: float = 0.0001, epochs: int = 5, batch_size: Optional[int] = None,
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
-                 verbose: bool = True, callbacks: Sequence[Any] = ()):
+                 max_row_updates: Optional[int] = None, verbose: bool = True, callbacks: Sequence[Any] = ()):
         self.xp = backend.resolve_xp(xp)
         self.vector_size = vector_size
         self.window = window
@@ -100,6 +100,7 @@ class Word2Vec:
         self.seed = seed
         self.max_sentence_length = max_sentence_length
         self.chunk_words = chunk_words
+        self.max_row_updates = max_row_updates
         self.verbose = verbose
         self.callbacks = list(callbacks)
         self._validate()
@@ -187,6 +188,7 @@ class Word2Vec:
         sampler = UnigramSampler(None, self.ns_exponent, self.negative, method=self.sampler, xp=xp,
                                  counts=self.vocab.counts, seed=self.seed + 7 + self.epochs_trained)
         skip_hits = sampler.method == "batched"
+        self._scatter = CappedScatter(len(self.vocab), self.max_row_updates, xp) if self.max_row_updates else None
         keep_p = xp.asarray(self.vocab.keep_probabilities(self.sample)) if self.sample > 0 else None
         offsets = xp.asarray([o for o in range(-self.window, self.window + 1) if o != 0], dtype=xp.int32)
         total = epochs * self.vocab.total_words
@@ -233,7 +235,8 @@ class Word2Vec:
                 return 0.0, 0
             outputs = centers[rows]
             negatives = sampler.sample(outputs)
-            loss = skipgram_step(self.W_in, self.W_out, ctx[rows, cols], outputs, negatives, lr, skip_hits)
+            loss = skipgram_step(self.W_in, self.W_out, ctx[rows, cols], outputs, negatives, lr, skip_hits,
+                                 self._scatter)
             return loss, int(rows.size)
         has_context = valid.any(axis=1)
         if not bool(has_context.all()):
@@ -241,7 +244,7 @@ class Word2Vec:
         if centers.shape[0] == 0:
             return 0.0, 0
         negatives = sampler.sample(centers)
-        loss = cbow_step(self.W_in, self.W_out, centers, ctx, valid, negatives, lr, skip_hits)
+        loss = cbow_step(self.W_in, self.W_out, centers, ctx, valid, negatives, lr, skip_hits, self._scatter)
         return loss, int(centers.shape[0])
 
     def _flush(self, acc: "_Accumulator", words: float, lr: float) -> float:
@@ -267,7 +270,7 @@ class Word2Vec:
 
     _SETTINGS = ("vector_size", "window", "min_count", "max_vocab_size", "sg", "negative", "ns_exponent",
                  "sample", "alpha", "min_alpha", "epochs", "batch_size", "sampler", "seed",
-                 "max_sentence_length", "chunk_words", "epochs_trained", "words_trained")
+                 "max_sentence_length", "chunk_words", "max_row_updates", "epochs_trained", "words_trained")
 
     def save(self, path: str) -> None:
         """Save everything needed to continue training (a NumPy ``.npz`` file, written atomically)."""

@@ -96,3 +96,16 @@ def test_cbow_step_ignores_masked_context_slots(xp):
     np.testing.assert_allclose(backend.to_numpy(a_in), backend.to_numpy(b_in), rtol=1e-12)
     np.testing.assert_allclose(backend.to_numpy(a_out), backend.to_numpy(b_out), rtol=1e-12)
     assert backend.to_float(loss_a) == pytest.approx(backend.to_float(loss_b), rel=1e-12)
+
+
+def test_capped_scatter_scales_only_rows_hit_more_than_cap(xp):
+    from nsw2v.steps import CappedScatter
+    table = xp.zeros((6, 2), dtype=xp.float32)
+    scatter = CappedScatter(6, cap=2, xp=xp)
+    ids = xp.asarray([1, 3, 3, 5, 5, 5, 5])
+    values = xp.asarray([[1, 1], [1, 2], [3, 4], [1, 0], [1, 0], [1, 0], [1, 0]], dtype=xp.float32)
+    scatter(table, ids, values)
+    # row 1: 1 hit, row 3: 2 hits (exact sums); row 5: 4 hits > cap 2, so half its sum
+    np.testing.assert_allclose(backend.to_numpy(table),
+                               [[0, 0], [1, 1], [0, 0], [4, 6], [0, 0], [2, 0]])
+    assert int(backend.to_numpy(scatter.hits).sum()) == 0        # the counter is reset for the next step

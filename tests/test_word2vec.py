@@ -78,9 +78,10 @@ def test_untrained_loss_is_exactly_1_plus_k_times_ln2_per_example():
     assert all(h["loss"] == pytest.approx(4 * np.log(2), rel=1e-6) for h in history)
 
 
-def test_learning_rate_falls_linearly_and_loss_falls(tmp_path):
+@pytest.mark.parametrize("sg", [0, 1])
+def test_learning_rate_falls_linearly_and_loss_falls(xp, sg):
     model = Word2Vec(SENTENCES * 10, vector_size=10, window=2, min_count=1, negative=2, epochs=3, alpha=0.05,
-                     min_alpha=0.001, sample=0, batch_size=16, xp="numpy", verbose=False, chunk_words=300)
+                     min_alpha=0.001, sample=0, batch_size=16, xp=xp, sg=sg, verbose=False, chunk_words=300)
     alphas = [h["alpha"] for h in model.loss_history]
     words = np.array([h["words"] for h in model.loss_history], dtype=float)
     assert all(a >= b for a, b in zip(alphas, alphas[1:]))
@@ -102,8 +103,8 @@ def test_every_word_of_a_one_line_file_is_trained(tmp_path):
     assert sum(h["examples"] for h in model.loss_history) == 25000    # no sentence of 1 word here
 
 
-def test_same_seed_same_vectors_and_other_seed_differs():
-    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp="numpy", verbose=False)
+def test_same_seed_same_vectors_and_other_seed_differs(xp):
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp=xp, verbose=False)
     a = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
     b = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
     c = Word2Vec(SENTENCES, seed=6, **kw).wv.vectors
