@@ -51,7 +51,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                      max_vocab_size=args.max_vocab_size, sg=args.sg, negative=args.negative,
                      ns_exponent=args.ns_exponent, sample=args.sample, alpha=args.alpha,
                      min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
-                     sampler=args.sampler, seed=args.seed, xp=args.xp, verbose=not args.quiet)
+                     sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
+                     verbose=not args.quiet)
     wv = model.wv
     if args.output:
         wv.save_word2vec_format(args.output, binary=_is_binary(args.output, args.binary))
@@ -170,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", "--iter", dest="epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--sampler", choices=("exclusion", "batched"), default=None)
+    t.add_argument("--max-row-updates", type=int, default=64,
+                   help="cap on a row's summed updates per step (0: exact sums)")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--xp", choices=("numpy", "cupy"), default=None, help="overrides GPU=...")
     t.add_argument("--plot", help="draw the loss curve to this PNG (needs matplotlib)")

@@ -98,15 +98,36 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     return loss
 
 
-def skipgram_step(W_in: Any, W_out: Any, inputs: Any, outputs: Any, negatives: Any, lr: float,
+def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any, lr: float,
                   skip_hits: bool = False, scatter: Optional[Callable] = None) -> Any:
-    """One skip-gram step over ``N`` (input, output) pairs; returns the summed loss.
+    """One skip-gram step over ``B`` centers and their context words; returns the summed loss.
 
-    As in the C tool, the input is the context word (its row of ``W_in`` is
-    updated) and the output is the center word with its negatives.
+    As in the C tool, each real context word (``mask``) is an input whose row of
+    ``W_in`` predicts the center word. The ``K`` negatives of a center are
+    shared by all its context words (as in Ji et al., 2016, "Parallelizing
+    Word2Vec in Shared and Distributed Memory"): the center's ``1+K`` output
+    rows are gathered once and scored against its ``C`` inputs in one batched
+    product, instead of ``C`` separate gathers and draws. Each (input, center)
+    pair still gets the loss and gradient of the chapter-4 layers.
     """
+    xp = backend.get_array_module(W_in)
     scatter = scatter or backend.scatter_add
-    h = W_in[inputs]                                                    # (N, H)
-    dh, loss = _ns_update(W_out, h, outputs, negatives, lr, skip_hits, scatter)
-    scatter(W_in, inputs, dh)
+    idx = xp.concatenate([centers[:, None], negatives], axis=1)         # (B, 1+K)
+    W_t = W_out[idx]                                                    # (B, 1+K, H)
+    h = W_in[contexts]                                                  # (B, C, H)
+    score = h @ W_t.transpose(0, 2, 1)                                  # (B, C, 1+K)
+    sign = xp.ones(idx.shape[1], dtype=score.dtype)
+    sign[1:] = -1
+    z = score * sign
+    weight = mask.astype(score.dtype)[:, :, None]                       # (B, C, 1): padding slots count 0
+    if skip_hits:
+        keep = xp.ones(idx.shape, dtype=score.dtype)
+        keep[:, 1:] = negatives != centers[:, None]
+        weight = weight * keep[:, None, :]                              # (B, C, 1+K)
+    loss = (xp.logaddexp(0, -z) * weight).sum()
+    g = (lr * sign) * xp.exp(-xp.logaddexp(0, z)) * weight             # (B, C, 1+K)
+    dh = g @ W_t                                                        # (B, C, H)
+    scatter(W_out, idx, g.transpose(0, 2, 1) @ h)                       # (B, 1+K, H)
+    rows, cols = xp.nonzero(mask)
+    scatter(W_in, contexts[rows, cols], dh[rows, cols])
     return loss

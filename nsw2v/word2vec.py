@@ -24,8 +24,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import queue
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
@@ -38,7 +40,7 @@ from .steps import CappedScatter, cbow_step, skipgram_step
 from .vectors import WordVectors
 from .vocab import Vocab
 
-DEFAULT_BATCH = {"numpy": 1024, "cupy": 4096}
+DEFAULT_BATCH = {"numpy": 1024, "cupy": 16384}
 
 
 class Word2Vec:
@@ -61,7 +63,12 @@ class Word2Vec:
     min_alpha : float
         Final learning rate.
     batch_size : int, optional
-        Centers per step (default 1024 on NumPy, 4096 on CuPy).
+        Centers per step (default 1024 on NumPy, 16384 on CuPy; see the README's
+        quality-by-batch-size table).
+    max_row_updates : int or None
+        Within one step, a row updated more than this many times gets its
+        summed update scaled down to this many updates' worth (``None``: exact
+        sums). Large batches diverge without it; see ``steps.CappedScatter``.
     sampler : {"exclusion", "batched", None}
         The negative sampler's path; ``None`` is the backend's default.
     seed : int
@@ -82,7 +89,7 @@ class Word2Vec:
                  min_alpha: float = 0.0001, epochs: int = 5, batch_size: Optional[int] = None,
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
-                 max_row_updates: Optional[int] = None, verbose: bool = True, callbacks: Sequence[Any] = ()):
+                 max_row_updates: Optional[int] = 64, verbose: bool = True, callbacks: Sequence[Any] = ()):
         self.xp = backend.resolve_xp(xp)
         self.vector_size = vector_size
         self.window = window
@@ -126,6 +133,8 @@ class Word2Vec:
                      "max_sentence_length", "chunk_words"):
             value = getattr(self, name)
             need(isinstance(value, (int, np.integer)) and value >= 1, f"{name}={value!r} must be an integer >= 1")
+        need(self.max_row_updates is None or self.max_row_updates >= 1,
+             f"max_row_updates={self.max_row_updates!r} must be None or >= 1")
         need(self.max_vocab_size is None or self.max_vocab_size >= 1,
              f"max_vocab_size={self.max_vocab_size!r} must be None or >= 1")
         need(self.sg in (0, 1), f"sg={self.sg!r} must be 0 (CBOW) or 1 (skip-gram)")
@@ -197,7 +206,7 @@ class Word2Vec:
         start = time.time()
         acc = _Accumulator()
         for _ in range(epochs):
-            for ids_host, sid_host in self.vocab.iter_chunks(corpus, self.chunk_words):
+            for ids_host, sid_host in _prefetch(self.vocab.iter_chunks(corpus, self.chunk_words)):
                 raw_n = len(ids_host)
                 plan = _plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), keep_p,
                                    offsets, self.batch_size)
@@ -229,21 +238,15 @@ class Word2Vec:
     def _step(self, sampler: UnigramSampler, plan: "_Plan", lo: int, hi: int, lr: float, skip_hits: bool):
         xp = self.xp
         centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
-        if self.sg:
-            rows, cols = xp.nonzero(valid)
-            if rows.size == 0:
-                return 0.0, 0
-            outputs = centers[rows]
-            negatives = sampler.sample(outputs)
-            loss = skipgram_step(self.W_in, self.W_out, ctx[rows, cols], outputs, negatives, lr, skip_hits,
-                                 self._scatter)
-            return loss, int(rows.size)
         has_context = valid.any(axis=1)
         if not bool(has_context.all()):
             centers, valid, ctx = centers[has_context], valid[has_context], ctx[has_context]
         if centers.shape[0] == 0:
             return 0.0, 0
         negatives = sampler.sample(centers)
+        if self.sg:
+            loss = skipgram_step(self.W_in, self.W_out, centers, ctx, valid, negatives, lr, skip_hits, self._scatter)
+            return loss, int(xp.count_nonzero(valid))
         loss = cbow_step(self.W_in, self.W_out, centers, ctx, valid, negatives, lr, skip_hits, self._scatter)
         return loss, int(centers.shape[0])
 
@@ -305,6 +308,49 @@ class Word2Vec:
         model.epochs_trained, model.words_trained = state["epochs_trained"], state["words_trained"]
         model.epoch_losses, model.loss_history = state["epoch_losses"], state["loss_history"]
         return model
+
+
+def _prefetch(chunks: Iterable, depth: int = 2):
+    """Yield from ``chunks`` while a background thread reads and encodes the next ones.
+
+    Reading and encoding the corpus is host-side Python; in its own thread it
+    overlaps the training steps (NumPy releases the GIL inside its kernels, and
+    CuPy runs them on the device). The order of chunks is unchanged, so results
+    stay deterministic.
+    """
+    items: "queue.Queue" = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def produce():
+        try:
+            for item in chunks:
+                if not put(item):
+                    return                    # the consumer stopped early
+            put(done)
+        except BaseException as exc:          # handed to the consumer, raised there
+            put(exc)
+
+    threading.Thread(target=produce, name="nsw2v-reader", daemon=True).start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 class _Accumulator:

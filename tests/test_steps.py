@@ -46,34 +46,43 @@ def test_cbow_step_is_sgd_on_the_layers_gradient(xp):
 
 
 def test_skipgram_step_is_sgd_on_the_layers_gradient(xp):
+    """Each (context input, center output) pair is one NegativeSamplingLoss row with its center's negatives."""
     rng = np.random.default_rng(2)
-    N = 9
-    inputs = rng.integers(0, V, N)
-    inputs[:3] = 4                                      # duplicates
-    outputs = rng.integers(0, V, N)
-    negatives = ((outputs[:, None] + rng.integers(1, V, (N, K))) % V).astype(np.int32)  # never the output
+    B, C = 4, 4
+    contexts = rng.integers(0, V, (B, C))
+    contexts[0, :2] = 4                                 # duplicates
+    mask = np.array([[1, 1, 1, 1], [0, 1, 1, 0], [1, 0, 0, 0], [1, 1, 0, 1]], dtype=bool)
+    centers = rng.integers(0, V, B)
+    negatives = ((centers[:, None] + rng.integers(1, V, (B, K))) % V).astype(np.int32)   # never the center
     W_in, W_out = tables(3)
+    rows, cols = np.nonzero(mask)
     embed = Embedding(W_in.copy())
     ns = NegativeSamplingLoss(W_out.copy(), np.arange(V), sample_size=K, method="batched")
-    ns.sampler = FixedSampler(ns.sampler, negatives)
-    loss = float(ns.forward(embed.forward(inputs), outputs))
+    ns.sampler = FixedSampler(ns.sampler, negatives[rows])
+    N = len(rows)
+    loss = float(ns.forward(embed.forward(contexts[rows, cols]), centers[rows]))
     embed.backward(ns.backward())
     lr = 0.05
     Wi, Wo = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
-    loss_sum = skipgram_step(Wi, Wo, xp.asarray(inputs), xp.asarray(outputs), xp.asarray(negatives), lr)
+    loss_sum = skipgram_step(Wi, Wo, xp.asarray(centers), xp.asarray(contexts), xp.asarray(mask),
+                             xp.asarray(negatives), lr)
     assert backend.to_float(loss_sum) == pytest.approx(loss * N, rel=1e-9)
     np.testing.assert_allclose(backend.to_numpy(Wo) - W_out, -lr * N * ns.grads[0].to_dense(), rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(backend.to_numpy(Wi) - W_in, -lr * N * embed.grads[0].to_dense(), rtol=1e-7, atol=1e-12)
 
 
-def test_negatives_equal_to_the_output_are_skipped(xp):
+@pytest.mark.parametrize("model", ["cbow", "skipgram"])
+def test_negatives_equal_to_the_output_are_skipped(xp, model):
+    step = cbow_step if model == "cbow" else skipgram_step
     W_in, W_out = tables(4)
-    inputs, outputs = xp.asarray([1, 2]), xp.asarray([3, 4])
+    centers = xp.asarray([3, 4])
+    contexts = xp.asarray([[1, 2], [5, 6]])
+    mask = xp.ones((2, 2), dtype=bool)
     hits = xp.asarray([[3, 3], [4, 4]], dtype=xp.int32)
     a_in, a_out = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
     b_in, b_out = xp.asarray(W_in.copy()), xp.asarray(W_out.copy())
-    loss_a = skipgram_step(a_in, a_out, inputs, outputs, hits, 0.1, skip_hits=True)
-    loss_b = skipgram_step(b_in, b_out, inputs, outputs, xp.zeros((2, 0), dtype=xp.int32), 0.1)
+    loss_a = step(a_in, a_out, centers, contexts, mask, hits, 0.1, skip_hits=True)
+    loss_b = step(b_in, b_out, centers, contexts, mask, xp.zeros((2, 0), dtype=xp.int32), 0.1)
     np.testing.assert_allclose(backend.to_numpy(a_out), backend.to_numpy(b_out))
     np.testing.assert_allclose(backend.to_numpy(a_in), backend.to_numpy(b_in))
     assert backend.to_float(loss_a) == pytest.approx(backend.to_float(loss_b))

@@ -167,3 +167,19 @@ def test_progress_line_on_stderr_and_quiet(capsys):
     assert "words/s" in capsys.readouterr().err
     Word2Vec(SENTENCES, vector_size=4, min_count=1, epochs=1, xp="numpy", verbose=False)
     assert capsys.readouterr().err == ""
+
+
+def test_prefetch_keeps_order_and_passes_errors_on():
+    from nsw2v.word2vec import _prefetch
+
+    def chunks():
+        yield 1
+        yield 2
+        raise OSError("corpus.txt: disk went away")
+
+    got = []
+    with pytest.raises(OSError, match="disk went away"):
+        for item in _prefetch(chunks()):
+            got.append(item)
+    assert got == [1, 2]
+    assert list(_prefetch(iter(range(50)))) == list(range(50))
