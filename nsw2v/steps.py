@@ -28,28 +28,39 @@ class CappedScatter:
     hit at most ``cap`` times (all rare words) keep their exact sum.
 
     The hit counter is one vocabulary-sized int32 array allocated once; each
-    step adds its ids and then resets only the entries it touched.
+    step adds its ids and then resets only the entries it touched. ``weights``
+    says how many updates an entry stands for (in skip-gram, an output row's
+    entry sums the updates of all the center's context words). With
+    ``cap=None`` this is a plain :func:`~nsw2v.backend.scatter_add`.
     """
 
-    def __init__(self, vocab_size: int, cap: int, xp: Any):
-        if cap < 1:
+    def __init__(self, vocab_size: int, cap: Optional[int], xp: Any):
+        if cap is not None and cap < 1:
             raise ValueError(f"cap={cap} must be >= 1")
         self.cap = cap
-        self.hits = xp.zeros(vocab_size, dtype=xp.int32)
+        self.hits = xp.zeros(vocab_size, dtype=xp.int32) if cap is not None else None
 
-    def __call__(self, table: Any, ids: Any, values: Any) -> None:
+    def __call__(self, table: Any, ids: Any, values: Any, weights: Any = None) -> None:
+        if self.cap is None:
+            backend.scatter_add(table, ids, values)
+            return
         xp = backend.get_array_module(table)
         ids = ids.ravel()
-        backend.scatter_add(self.hits, ids, xp.ones(ids.shape[0], dtype=xp.int32))
-        n = self.hits[ids]
+        if weights is None:
+            weights = xp.ones(ids.shape[0], dtype=xp.int32)
+        backend.scatter_add(self.hits, ids, weights.ravel().astype(xp.int32))
+        n = xp.maximum(self.hits[ids], 1)
         self.hits[ids] = 0
         scale = xp.minimum(1.0, self.cap / n.astype(table.dtype)).astype(table.dtype)
         values = values.reshape((ids.shape[0], -1)) * scale[:, None]
         backend.scatter_add(table, ids, values)
 
 
+_EXACT = CappedScatter(0, None, None)
+
+
 def _ns_update(W_out: Any, h: Any, outputs: Any, negatives: Any, lr: float, skip_hits: bool,
-               scatter: Callable = backend.scatter_add) -> tuple:
+               scatter: Callable = _EXACT) -> tuple:
     """Score ``h`` against ``[outputs | negatives]``, update ``W_out``; return ``(dh, loss_sum)``.
 
     ``dh`` is the step (already times ``lr``) for the rows that produced ``h``.
@@ -87,7 +98,7 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     ``scatter`` applies the updates (default: exact sums, ``backend.scatter_add``;
     ``Word2Vec`` passes a :class:`CappedScatter`).
     """
-    scatter = scatter or backend.scatter_add
+    scatter = scatter or _EXACT
     xp = backend.get_array_module(W_in)
     weight = mask.astype(W_in.dtype)                                    # (B, C)
     count = weight.sum(axis=1)                                          # (B,)
@@ -111,7 +122,7 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     pair still gets the loss and gradient of the chapter-4 layers.
     """
     xp = backend.get_array_module(W_in)
-    scatter = scatter or backend.scatter_add
+    scatter = scatter or _EXACT
     idx = xp.concatenate([centers[:, None], negatives], axis=1)         # (B, 1+K)
     W_t = W_out[idx]                                                    # (B, 1+K, H)
     h = W_in[contexts]                                                  # (B, C, H)
@@ -127,7 +138,8 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     loss = (xp.logaddexp(0, -z) * weight).sum()
     g = (lr * sign) * xp.exp(-xp.logaddexp(0, z)) * weight             # (B, C, 1+K)
     dh = g @ W_t                                                        # (B, C, H)
-    scatter(W_out, idx, g.transpose(0, 2, 1) @ h)                       # (B, 1+K, H)
+    n_inputs = xp.broadcast_to(mask.sum(axis=1)[:, None], idx.shape)     # updates each entry sums
+    scatter(W_out, idx, g.transpose(0, 2, 1) @ h, n_inputs)             # (B, 1+K, H)
     rows, cols = xp.nonzero(mask)
     scatter(W_in, contexts[rows, cols], dh[rows, cols])
     return loss

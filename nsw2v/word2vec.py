@@ -197,7 +197,7 @@ class Word2Vec:
         sampler = UnigramSampler(None, self.ns_exponent, self.negative, method=self.sampler, xp=xp,
                                  counts=self.vocab.counts, seed=self.seed + 7 + self.epochs_trained)
         skip_hits = sampler.method == "batched"
-        self._scatter = CappedScatter(len(self.vocab), self.max_row_updates, xp) if self.max_row_updates else None
+        self._scatter = CappedScatter(len(self.vocab), self.max_row_updates, xp)
         keep_p = xp.asarray(self.vocab.keep_probabilities(self.sample)) if self.sample > 0 else None
         offsets = xp.asarray([o for o in range(-self.window, self.window + 1) if o != 0], dtype=xp.int32)
         total = epochs * self.vocab.total_words

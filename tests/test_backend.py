@@ -41,6 +41,22 @@ def test_scatter_add_sums_duplicates(xp):
     np.testing.assert_allclose(backend.to_numpy(table), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_segment_scatter_add_matches_add_at_and_repeats_exactly(xp):
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, 50, size=3000)
+    ids[:500] = 7
+    values = rng.standard_normal((3000, 3)).astype(np.float32)
+    expected = np.zeros((60, 3), np.float64)
+    np.add.at(expected, ids, values.astype(np.float64))
+    runs = []
+    for _ in range(2):
+        table = xp.zeros((60, 3), dtype=xp.float32)
+        backend.segment_scatter_add(xp, table, xp.asarray(ids), xp.asarray(values))
+        runs.append(backend.to_numpy(table))
+    np.testing.assert_allclose(runs[0], expected, rtol=1e-6, atol=1e-5)
+    np.testing.assert_array_equal(runs[0], runs[1])          # bit for bit: the order of sums is fixed
+
+
 def test_seeded_rng_repeats(xp):
     a = backend.make_rng(xp, 5).random(10)
     b = backend.make_rng(xp, 5).random(10)

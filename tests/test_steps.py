@@ -118,3 +118,13 @@ def test_capped_scatter_scales_only_rows_hit_more_than_cap(xp):
     np.testing.assert_allclose(backend.to_numpy(table),
                                [[0, 0], [1, 1], [0, 0], [4, 6], [0, 0], [2, 0]])
     assert int(backend.to_numpy(scatter.hits).sum()) == 0        # the counter is reset for the next step
+
+
+def test_capped_scatter_counts_weighted_entries(xp):
+    """In skip-gram one output entry sums the updates of all its center's context words."""
+    from nsw2v.steps import CappedScatter
+    table = xp.zeros((4, 1), dtype=xp.float32)
+    scatter = CappedScatter(4, cap=4, xp=xp)
+    scatter(table, xp.asarray([2, 2]), xp.asarray([[1.0], [1.0]], dtype=xp.float32), xp.asarray([3, 5]))
+    # 8 updates' worth on row 2 > cap 4: half of the summed 2.0
+    np.testing.assert_allclose(backend.to_numpy(table)[:, 0], [0, 0, 1, 0])
