@@ -180,7 +180,7 @@ def scatter_add(table: Any, ids: Any, values: Any) -> None:
     xp = get_array_module(table)
     ids = ids.ravel()
     values = values.reshape((ids.size,) + table.shape[1:]).astype(table.dtype, copy=False)
-    if xp.issubdtype(table.dtype, xp.integer):
+    if np.issubdtype(table.dtype, np.integer):
         xp.add.at(table, ids, values)
     else:
         segment_scatter_add(xp, table, ids, values)
