@@ -201,8 +201,8 @@ class Word2Vec:
         keep_p = xp.asarray(self.vocab.keep_probabilities(self.sample)) if self.sample > 0 else None
         offsets = xp.asarray([o for o in range(-self.window, self.window + 1) if o != 0], dtype=xp.int32)
         total = epochs * self.vocab.total_words
-        progress = _Progress(self, total, alpha) if self.verbose else None
-        done = 0
+        progress = _Progress(total) if self.verbose else None
+        done, lr = 0, alpha
         start = time.time()
         acc = _Accumulator()
         for _ in range(epochs):
@@ -307,6 +307,7 @@ class Word2Vec:
         model.W_in, model.W_out = model.xp.asarray(W_in), model.xp.asarray(W_out)
         model.epochs_trained, model.words_trained = state["epochs_trained"], state["words_trained"]
         model.epoch_losses, model.loss_history = state["epoch_losses"], state["loss_history"]
+        model._epoch_start = len(model.loss_history)
         return model
 
 
@@ -413,10 +414,9 @@ def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any
 class _Progress:
     """The C tool's progress line on stderr, about once a second."""
 
-    def __init__(self, model: Word2Vec, total: int, alpha: float):
+    def __init__(self, total: int):
         self.total = max(total, 1)
         self.start = self.last = time.time()
-        self.model = model
 
     def due(self) -> bool:
         now = time.time()

@@ -124,6 +124,7 @@ def test_save_load_continue(tmp_path):
     loaded.train(SENTENCES, epochs=1)
     np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)   # continuing is deterministic too
     assert loaded.epochs_trained == 2
+    assert loaded.epoch_losses == pytest.approx(model.epoch_losses)   # the loaded history is not counted twice
 
 
 def test_callbacks_run_at_each_epoch_end():
