@@ -105,3 +105,18 @@ def test_interrupted_training_leaves_no_output(tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name not in ("big.txt",)]
+
+
+def test_plot_draws_the_loss_curve_or_says_matplotlib_is_missing(vectors, tmp_path):
+    tmp, _ = vectors
+    png = tmp_path / "loss.png"
+    result = run("train", str(tmp / "corpus.txt"), "--min-count", "2", "--epochs", "1", "--size", "8",
+                 "--plot", str(png), "--quiet", "--xp", "numpy")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert result.returncode == 1 and "--plot needs matplotlib" in result.stderr
+        assert not png.exists()
+    else:
+        assert result.returncode == 0, result.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
