@@ -8,7 +8,7 @@ word2vec C tool's conventions: plain SGD with step ``lr`` per training example
 whole to every context word. ``tests/test_steps.py`` checks both against the
 layers' gradients.
 
-    >>> loss_sum = cbow_step(W_in, W_out, centers, ctx_ids, ctx_rows, negatives, lr)   # doctest: +SKIP
+    >>> loss_sum = cbow_step(W_in, W_out, centers, contexts, mask, negatives, lr)   # doctest: +SKIP
 """
 from __future__ import annotations
 
