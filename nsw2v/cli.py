@@ -69,6 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _plot_loss(model, path: str) -> None:
+    from .vectors import atomic_write
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -82,14 +83,10 @@ def _plot_loss(model, path: str) -> None:
     ax.set_xlabel("words processed")
     ax.set_ylabel("mean loss per training example")
     ax.set_title(f"nsw2v {'skip-gram' if model.sg else 'CBOW'}")
-    tmp = path + ".tmp.png"
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:

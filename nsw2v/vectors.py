@@ -411,7 +411,7 @@ class WordVectors:
                 )
         writer = _write_binary if binary else _write_text
         gz = os.fspath(path).endswith(".gz")
-        _atomic_write(path, lambda fh: writer(fh, self.index_to_key, self._vectors), gz)
+        atomic_write(path, lambda fh: writer(fh, self.index_to_key, self._vectors), gz)
 
     @classmethod
     def load_word2vec_format(
@@ -699,7 +699,7 @@ def _write_binary(fh: IO[bytes], words: Sequence[str], vectors: np.ndarray) -> N
         fh.write(b"".join(parts))
 
 
-def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], gz: bool = False) -> None:
+def atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], gz: bool = False) -> None:
     """Call ``write(fh)`` on a temporary file next to `path`, then move it into place."""
     target = os.path.abspath(os.fspath(path))
     directory, base = os.path.split(target)

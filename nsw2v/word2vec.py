@@ -26,7 +26,6 @@ import math
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Iterable, List, Optional, Sequence
@@ -37,7 +36,7 @@ from . import backend
 from .corpus import LineSentence
 from .negative_sampling import UnigramSampler
 from .steps import CappedScatter, cbow_step, skipgram_step
-from .vectors import WordVectors
+from .vectors import WordVectors, atomic_write
 from .vocab import Vocab
 
 DEFAULT_BATCH = {"numpy": 1024, "cupy": 16384}
@@ -284,15 +283,7 @@ class Word2Vec:
         state["loss_history"] = self.loss_history
         arrays = dict(self.vocab.to_arrays(), W_in=backend.to_numpy(self.W_in),
                       W_out=backend.to_numpy(self.W_out), state=np.array(json.dumps(state)))
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".nsw2v-", suffix=".npz.tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
     @classmethod
     def load(cls, path: str, xp: Any = None) -> "Word2Vec":
