@@ -46,8 +46,9 @@ def _print_neighbours(wv, words, topn: int) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .word2vec import Word2Vec
     corpus = args.corpus or default_corpus()
-    min_count = args.min_count
-    model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=min_count,
+    if args.plot:
+        _matplotlib()                       # fail before training, not after
+    model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=args.min_count,
                      max_vocab_size=args.max_vocab_size, sg=args.sg, negative=args.negative,
                      ns_exponent=args.ns_exponent, sample=args.sample, alpha=args.alpha,
                      min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
@@ -68,14 +69,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot_loss(model, path: str) -> None:
-    from .vectors import atomic_write
+def _matplotlib():
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         raise RuntimeError("--plot needs matplotlib: pip install 'nsw2v[plot]'") from None
+    return plt
+
+
+def _plot_loss(model, path: str) -> None:
+    from .vectors import atomic_write
+    plt = _matplotlib()
     words = [h["words"] for h in model.loss_history]
     loss = [h["loss"] for h in model.loss_history]
     fig, ax = plt.subplots(figsize=(6, 4))
