@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                      ns_exponent=args.ns_exponent, sample=args.sample, alpha=args.alpha,
                      min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
-                     verbose=not args.quiet)
+                     workers=args.workers, verbose=not args.quiet)
     wv = model.wv
     if args.output:
         wv.save_word2vec_format(args.output, binary=_is_binary(args.output, args.binary))
@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", "--iter", dest="epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--sampler", choices=("exclusion", "batched"), default=None)
+    t.add_argument("--workers", "--threads", dest="workers", type=int, default=1,
+                   help="training processes on NumPy (more than 1: faster, not bit-reproducible)")
     t.add_argument("--max-row-updates", type=int, default=64,
                    help="cap on a row's summed updates per step (0: exact sums)")
     t.add_argument("--seed", type=int, default=1)

@@ -68,6 +68,10 @@ class Word2Vec:
         Within one step, a row updated more than this many times gets its
         summed update scaled down to this many updates' worth (``None``: exact
         sums). Large batches diverge without it; see ``steps.CappedScatter``.
+    workers : int
+        Training processes on NumPy (default 1). With more, the processes
+        update shared tables without locks, as the C tool's threads do, and the
+        same seed no longer gives exactly the same vectors.
     sampler : {"exclusion", "batched", None}
         The negative sampler's path; ``None`` is the backend's default.
     seed : int
@@ -88,7 +92,8 @@ class Word2Vec:
                  min_alpha: float = 0.0001, epochs: int = 5, batch_size: Optional[int] = None,
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
-                 max_row_updates: Optional[int] = 64, verbose: bool = True, callbacks: Sequence[Any] = ()):
+                 max_row_updates: Optional[int] = 64, workers: int = 1, verbose: bool = True,
+                 callbacks: Sequence[Any] = ()):
         self.xp = backend.resolve_xp(xp)
         self.vector_size = vector_size
         self.window = window
@@ -107,6 +112,7 @@ class Word2Vec:
         self.max_sentence_length = max_sentence_length
         self.chunk_words = chunk_words
         self.max_row_updates = max_row_updates
+        self.workers = workers
         self.verbose = verbose
         self.callbacks = list(callbacks)
         self._validate()
@@ -128,7 +134,7 @@ class Word2Vec:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ValueError(message)
-        for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size",
+        for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size", "workers",
                      "max_sentence_length", "chunk_words"):
             value = getattr(self, name)
             need(isinstance(value, (int, np.integer)) and value >= 1, f"{name}={value!r} must be an integer >= 1")
@@ -192,40 +198,39 @@ class Word2Vec:
         if epochs < 1:
             raise ValueError(f"epochs={epochs} must be >= 1")
         xp = self.xp
-        rng = backend.make_rng(xp, self.seed + 1000003 * (self.epochs_trained + 1))
-        sampler = UnigramSampler(None, self.ns_exponent, self.negative, method=self.sampler, xp=xp,
-                                 counts=self.vocab.counts, seed=self.seed + 7 + self.epochs_trained)
-        skip_hits = sampler.method == "batched"
-        self._scatter = CappedScatter(len(self.vocab), self.max_row_updates, xp)
-        keep_p = xp.asarray(self.vocab.keep_probabilities(self.sample)) if self.sample > 0 else None
-        offsets = xp.asarray([o for o in range(-self.window, self.window + 1) if o != 0], dtype=xp.int32)
+        if self.workers > 1 and backend.is_cupy(xp):
+            raise ValueError(f"workers={self.workers}: several training processes are for NumPy only")
         total = epochs * self.vocab.total_words
         progress = _Progress(total) if self.verbose else None
+        job = _Job(self, total, alpha, min_alpha)
+        pool = _Pool(job, self.workers) if self.workers > 1 else None
         done, lr = 0, alpha
         start = time.time()
         acc = _Accumulator()
-        for _ in range(epochs):
-            for ids_host, sid_host in _prefetch(self.vocab.iter_chunks(corpus, self.chunk_words)):
-                raw_n = len(ids_host)
-                plan = _plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), keep_p,
-                                   offsets, self.batch_size)
-                n_steps = len(plan.bounds) - 1
-                for j in range(n_steps):
-                    words = done + raw_n * j / n_steps
-                    lr = max(min_alpha, alpha - (alpha - min_alpha) * words / total)
-                    acc.add(*self._step(sampler, plan, int(plan.bounds[j]), int(plan.bounds[j + 1]), lr, skip_hits))
-                    if progress is not None and progress.due():
-                        progress.show(words, lr, self._flush(acc, words, lr))
-                done += raw_n
-                self._flush(acc, done, lr)
-            epoch_loss = sum(h["loss"] * h["examples"] for h in self.loss_history[self._epoch_start:])
-            epoch_examples = sum(h["examples"] for h in self.loss_history[self._epoch_start:])
-            self.epoch_losses.append(epoch_loss / max(epoch_examples, 1))
-            self._epoch_start = len(self.loss_history)
-            self.epochs_trained += 1
-            self._wv = None
-            for callback in self.callbacks:
-                (callback.on_epoch_end if hasattr(callback, "on_epoch_end") else callback)(self)
+
+        def report(words: float, lr: float) -> None:
+            if progress is not None and progress.due():
+                progress.show(words, lr, self._flush(acc, words, lr))
+
+        try:
+            for _ in range(epochs):
+                chunks = self.vocab.iter_chunks(corpus, self.chunk_words)
+                if pool is None:
+                    for number, (ids_host, sid_host) in enumerate(_prefetch(chunks)):
+                        lr = job.train_chunk(number, ids_host, sid_host, done, acc, report)
+                        done += len(ids_host)
+                        self._flush(acc, done, lr)
+                else:
+                    for loss, examples, words, lr in pool.epoch(chunks, done):
+                        acc.add(loss, examples)
+                        self._flush(acc, words, lr)
+                        if progress is not None:
+                            progress.show(words, lr, self.loss_history[-1]["loss"] if examples else float("nan"))
+                    done += pool.words
+                self._end_epoch()
+        finally:
+            if pool is not None:
+                pool.close()
         self.words_trained += done
         self.train_seconds = time.time() - start
         if progress is not None:
@@ -234,20 +239,15 @@ class Word2Vec:
             raise ValueError(f"{source}: no in-vocabulary words to train on")
         return self
 
-    def _step(self, sampler: UnigramSampler, plan: "_Plan", lo: int, hi: int, lr: float, skip_hits: bool):
-        xp = self.xp
-        centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
-        has_context = valid.any(axis=1)
-        if not bool(has_context.all()):
-            centers, valid, ctx = centers[has_context], valid[has_context], ctx[has_context]
-        if centers.shape[0] == 0:
-            return 0.0, 0
-        negatives = sampler.sample(centers)
-        if self.sg:
-            loss = skipgram_step(self.W_in, self.W_out, centers, ctx, valid, negatives, lr, skip_hits, self._scatter)
-            return loss, int(xp.count_nonzero(valid))
-        loss = cbow_step(self.W_in, self.W_out, centers, ctx, valid, negatives, lr, skip_hits, self._scatter)
-        return loss, int(centers.shape[0])
+    def _end_epoch(self) -> None:
+        history = self.loss_history[self._epoch_start:]
+        examples = sum(h["examples"] for h in history)
+        self.epoch_losses.append(sum(h["loss"] * h["examples"] for h in history) / max(examples, 1))
+        self._epoch_start = len(self.loss_history)
+        self.epochs_trained += 1
+        self._wv = None
+        for callback in self.callbacks:
+            (callback.on_epoch_end if hasattr(callback, "on_epoch_end") else callback)(self)
 
     def _flush(self, acc: "_Accumulator", words: float, lr: float) -> float:
         """Move the accumulated loss into ``loss_history``; return its mean per example."""
@@ -272,7 +272,8 @@ class Word2Vec:
 
     _SETTINGS = ("vector_size", "window", "min_count", "max_vocab_size", "sg", "negative", "ns_exponent",
                  "sample", "alpha", "min_alpha", "epochs", "batch_size", "sampler", "seed",
-                 "max_sentence_length", "chunk_words", "max_row_updates", "epochs_trained", "words_trained")
+                 "max_sentence_length", "chunk_words", "max_row_updates", "workers", "epochs_trained",
+                 "words_trained")
 
     def save(self, path: str) -> None:
         """Save everything needed to continue training (a NumPy ``.npz`` file, written atomically)."""
@@ -343,6 +344,171 @@ def _prefetch(chunks: Iterable, depth: int = 2):
             yield item
     finally:
         stop.set()
+
+
+class _Job:
+    """What one training call needs to turn chunks into steps, in this process or a worker.
+
+    Chunk ``number`` of an epoch is planned with its own seeded generator, so a
+    chunk's subsampling and windows do not depend on which process trains it.
+    """
+
+    def __init__(self, model: Word2Vec, total: int, alpha: float, min_alpha: float):
+        xp = model.xp
+        self.model, self.total, self.alpha, self.min_alpha = model, total, alpha, min_alpha
+        self.seed = model.seed + 1000003 * (model.epochs_trained + 1)
+        self.epoch0 = model.epochs_trained
+        self.sampler = UnigramSampler(None, model.ns_exponent, model.negative, method=model.sampler, xp=xp,
+                                      counts=model.vocab.counts, seed=model.seed + 7 + model.epochs_trained)
+        self.skip_hits = self.sampler.method == "batched"
+        self.scatter = CappedScatter(len(model.vocab), model.max_row_updates, xp)
+        self.keep_p = xp.asarray(model.vocab.keep_probabilities(model.sample)) if model.sample > 0 else None
+        self.offsets = xp.asarray([o for o in range(-model.window, model.window + 1) if o != 0], dtype=xp.int32)
+
+    def reseed(self, worker: int) -> None:
+        """Give a worker process its own sampler stream."""
+        self.sampler.rng = backend.make_rng(self.model.xp, _mix(self.model.seed + 7, self.epoch0, worker))
+
+    def train_chunk(self, number: int, ids_host: np.ndarray, sid_host: np.ndarray, done: int,
+                    acc: "_Accumulator", report: Optional[Callable] = None) -> float:
+        """Train on one chunk whose first word is word ``done`` of this call; return the last lr."""
+        model, xp = self.model, self.model.xp
+        raw_n = len(ids_host)
+        rng = backend.make_rng(xp, _mix(self.seed, model.epochs_trained, number))
+        plan = _plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.offsets,
+                           model.batch_size)
+        n_steps = len(plan.bounds) - 1
+        lr = self.alpha
+        for j in range(n_steps):
+            words = done + raw_n * j / n_steps
+            lr = max(self.min_alpha, self.alpha - (self.alpha - self.min_alpha) * words / self.total)
+            acc.add(*self.step(plan, int(plan.bounds[j]), int(plan.bounds[j + 1]), lr))
+            if report is not None:
+                report(words, lr)
+        return lr
+
+    def step(self, plan: "_Plan", lo: int, hi: int, lr: float):
+        model, xp = self.model, self.model.xp
+        centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
+        has_context = valid.any(axis=1)
+        if not bool(has_context.all()):
+            centers, valid, ctx = centers[has_context], valid[has_context], ctx[has_context]
+        if centers.shape[0] == 0:
+            return 0.0, 0
+        negatives = self.sampler.sample(centers)
+        if model.sg:
+            loss = skipgram_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits,
+                                 self.scatter)
+            return loss, int(xp.count_nonzero(valid))
+        loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter)
+        return loss, int(centers.shape[0])
+
+
+def _mix(*numbers: int) -> int:
+    """One non-negative int seed from several (CuPy's generators take a plain int)."""
+    seed = 0
+    for n in numbers:
+        seed = (seed * 1000003 + int(n)) % (1 << 63)
+    return seed
+
+
+class _Pool:
+    """``workers`` processes training on the same two tables in shared memory (NumPy only).
+
+    As the C tool's threads do, the processes update the tables without locks
+    (Hogwild): results no longer repeat exactly for a seed. The main process
+    reads and encodes the corpus and hands out whole chunks; the learning rate
+    of a chunk follows from its position in the corpus, as with one process.
+    """
+
+    def __init__(self, job: _Job, workers: int):
+        import multiprocessing as mp
+        from multiprocessing import shared_memory
+        model = job.model
+        self.job, self.model, self.shms, self.words = job, model, [], 0
+        tables = []
+        for table in (model.W_in, model.W_out):
+            shm = shared_memory.SharedMemory(create=True, size=table.nbytes)
+            shared = np.ndarray(table.shape, dtype=table.dtype, buffer=shm.buf)
+            shared[...] = table
+            self.shms.append(shm)
+            tables.append(shared)
+        model.W_in, model.W_out = tables
+        ctx = mp.get_context("fork")            # the workers inherit the model, vocabulary and tables
+        self.tasks = ctx.Queue(maxsize=2 * workers)
+        self.results = ctx.Queue()
+        self.procs = [ctx.Process(target=_work, args=(job, i, self.tasks, self.results), daemon=True)
+                      for i in range(workers)]
+        for proc in self.procs:
+            proc.start()
+
+    def epoch(self, chunks: Iterable, done: int):
+        """Hand out one epoch's chunks; yield ``(loss, examples, words, lr)`` per chunk as they finish."""
+        sent, self.received, self.words = 0, 0, 0
+        for number, (ids_host, sid_host) in enumerate(chunks):
+            while True:
+                try:
+                    self.tasks.put((number, ids_host, sid_host, done + self.words), timeout=0.2)
+                    break
+                except queue.Full:
+                    yield from self._drain(block=False)
+            sent += 1
+            self.words += len(ids_host)
+            yield from self._drain(block=False)
+        while self.received < sent:
+            yield from self._drain(block=True)
+
+    def _drain(self, block: bool):
+        while True:
+            try:
+                item = self.results.get(timeout=1.0) if block else self.results.get_nowait()
+            except queue.Empty:
+                if block and not all(p.is_alive() for p in self.procs):
+                    raise RuntimeError("a training process died") from None
+                if block:
+                    continue
+                return
+            if isinstance(item, str):
+                raise RuntimeError(f"a training process failed:\n{item}")
+            self.received += 1
+            yield item
+            if block:
+                return
+
+    def close(self) -> None:
+        for _ in self.procs:
+            try:
+                self.tasks.put_nowait(None)
+            except queue.Full:
+                pass
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+        model = self.model
+        model.W_in, model.W_out = model.W_in.copy(), model.W_out.copy()   # off the shared memory
+        for shm in self.shms:
+            shm.close()
+            shm.unlink()
+
+
+def _work(job: _Job, worker: int, tasks: Any, results: Any) -> None:
+    """A worker process: train every chunk it is handed until it gets ``None``."""
+    import traceback
+    job.reseed(worker)
+    try:
+        while True:
+            task = tasks.get()
+            if task is None:
+                return
+            number, ids_host, sid_host, done = task
+            acc = _Accumulator()
+            lr = job.train_chunk(number, ids_host, sid_host, done, acc)
+            results.put((backend.to_float(acc.loss), acc.examples, done + len(ids_host), lr))
+    except KeyboardInterrupt:
+        return
+    except BaseException:
+        results.put(traceback.format_exc())
 
 
 class _Accumulator:

@@ -184,3 +184,14 @@ def test_prefetch_keeps_order_and_passes_errors_on():
             got.append(item)
     assert got == [1, 2]
     assert list(_prefetch(iter(range(50)))) == list(range(50))
+
+
+def test_two_training_processes_train_every_word():
+    corpus = SENTENCES * 40
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, sample=0, xp="numpy", verbose=False, chunk_words=200)
+    model = Word2Vec(corpus, workers=2, **kw)
+    assert model.words_trained == 2 * model.vocab.total_words
+    assert sum(h["examples"] for h in model.loss_history) == 2 * model.vocab.total_words
+    assert model.epoch_losses[-1] < model.epoch_losses[0]
+    assert isinstance(model.W_in, np.ndarray) and model.W_in.base is None     # copied off the shared memory
+    assert np.isfinite(model.wv.vectors).all()
