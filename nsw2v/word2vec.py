@@ -361,7 +361,11 @@ class _Job:
         self.sampler = UnigramSampler(None, model.ns_exponent, model.negative, method=model.sampler, xp=xp,
                                       counts=model.vocab.counts, seed=model.seed + 7 + model.epochs_trained)
         self.skip_hits = self.sampler.method == "batched"
-        self.scatter = CappedScatter(len(model.vocab), model.max_row_updates, xp)
+        cap = model.max_row_updates
+        if cap is not None and model.workers > 1:
+            # processes update the same rows at the same time: share the cap between them
+            cap = max(1, cap // model.workers)
+        self.scatter = CappedScatter(len(model.vocab), cap, xp)
         self.keep_p = xp.asarray(model.vocab.keep_probabilities(model.sample)) if model.sample > 0 else None
         self.offsets = xp.asarray([o for o in range(-model.window, model.window + 1) if o != 0], dtype=xp.int32)
 
