@@ -57,6 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--xp", default=None, help="nsw2v's backend: numpy or cupy (default: GPU=... decides)")
     parser.add_argument("--batch-size", type=int, default=None, help="nsw2v's centers per step")
+    parser.add_argument("--workers", type=int, default=1, help="nsw2v's training processes (NumPy)")
     parser.add_argument("--sampler", choices=("exclusion", "batched"), default=None,
                         help="nsw2v's sampler path (default: the backend's)")
     parser.add_argument("--only", choices=PEERS, action="append",
@@ -84,10 +85,11 @@ def run_nsw2v(corpus: Path, args: argparse.Namespace, alpha: float) -> dict:
     start = time.time()
     model = Word2Vec(corpus_file=str(corpus), vector_size=100, window=5, min_count=5, sg=args.sg, negative=5,
                      ns_exponent=0.75, sample=1e-3, alpha=alpha, min_alpha=1e-4, epochs=args.epochs,
-                     batch_size=args.batch_size, sampler=args.sampler, seed=1, xp=args.xp, verbose=args.verbose)
+                     batch_size=args.batch_size, sampler=args.sampler, seed=1, xp=args.xp, verbose=args.verbose,
+                     workers=args.workers)
     wall = time.time() - start
     return {"peer": "nsw2v", "detail": f"{model.xp.__name__}, batch {model.batch_size}, "
-                                       f"{args.sampler or 'default'} sampler",
+                                       f"{args.sampler or 'default'} sampler, workers={model.workers}",
             "wall": wall, "raw_words": model.vocab.raw_words,
             "keys": list(model.wv.index_to_key), "vectors": model.wv.vectors}
 
