@@ -59,32 +59,36 @@ class CappedScatter:
 _EXACT = CappedScatter(0, None, None)
 
 
-def _ns_update(W_out: Any, h: Any, outputs: Any, negatives: Any, lr: float, skip_hits: bool,
-               scatter: Callable = _EXACT) -> tuple:
-    """Score ``h`` against ``[outputs | negatives]``, update ``W_out``; return ``(dh, loss_sum)``.
+def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr: float, skip_hits: bool,
+               scatter: Callable, n_inputs: Any = None) -> tuple:
+    """Score inputs ``h`` ``(B, C, H)`` against ``[center | negatives]`` ``(B, 1+K)``; update ``W_out``.
 
-    ``dh`` is the step (already times ``lr``) for the rows that produced ``h``.
-    With ``skip_hits``, a negative equal to its row's output is ignored, as the
-    C tool does (only the batched sampler can draw one).
+    Returns ``(dh, loss_sum)``: ``dh`` ``(B, C, H)`` is the step (already times
+    ``lr``) for the inputs. ``weight`` ``(B, C, 1)`` (or ``None``) zeroes padding
+    inputs. With ``skip_hits``, a negative equal to its center is ignored, as
+    the C tool does (only the batched sampler can draw one). ``n_inputs`` says
+    how many updates each output entry sums, for the cap.
     """
     xp = backend.get_array_module(h)
-    idx = xp.concatenate([outputs[:, None], negatives], axis=1)        # (N, 1+K)
-    W_t = W_out[idx]                                                    # (N, 1+K, H)
-    score = (W_t @ h[:, :, None])[:, :, 0]                              # (N, 1+K)
-    sign = xp.ones(score.shape[1], dtype=score.dtype)
+    idx = xp.concatenate([centers[:, None], negatives], axis=1)         # (B, 1+K)
+    W_t = W_out[idx]                                                    # (B, 1+K, H)
+    score = h @ W_t.transpose(0, 2, 1)                                  # (B, C, 1+K)
+    sign = xp.ones(idx.shape[1], dtype=score.dtype)
     sign[1:] = -1
     z = score * sign                                                    # label 1 -> s, label 0 -> -s
+    if skip_hits:
+        keep = xp.ones(idx.shape, dtype=score.dtype)
+        keep[:, 1:] = negatives != centers[:, None]
+        weight = keep[:, None, :] if weight is None else weight * keep[:, None, :]   # (B, C, 1+K)
     loss_terms = xp.logaddexp(0, -z)                                    # -log σ(z)
     # d(loss)/d(score) = -(label - σ(score)) = -sign * σ(-z); the step is -lr times that.
-    g = (lr * sign) * xp.exp(-xp.logaddexp(0, z))                       # (N, 1+K): lr * (label - σ(s))
-    if skip_hits:
-        hit = negatives == outputs[:, None]
-        g[:, 1:][hit] = 0
-        loss_terms[:, 1:][hit] = 0
+    g = (lr * sign) * xp.exp(-xp.logaddexp(0, z))                       # lr * (label - σ(s))
+    if weight is not None:
+        loss_terms = loss_terms * weight
+        g = g * weight
     g = g.astype(h.dtype, copy=False)
-    dh = (g[:, None, :] @ W_t)[:, 0, :]                                 # (N, H)
-    scatter(W_out, idx, g[:, :, None] * h[:, None, :])                  # (N, 1+K, H)
-    return dh, loss_terms.sum()
+    scatter(W_out, idx, g.transpose(0, 2, 1) @ h, n_inputs)             # (B, 1+K, H)
+    return g @ W_t, loss_terms.sum()                                    # (B, C, H)
 
 
 def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any,
@@ -100,12 +104,11 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     """
     scatter = scatter or _EXACT
     xp = backend.get_array_module(W_in)
-    weight = mask.astype(W_in.dtype)                                    # (B, C)
-    count = weight.sum(axis=1)                                          # (B,)
-    h = (weight[:, None, :] @ W_in[contexts])[:, 0, :] / count[:, None]  # (B, H)
-    dh, loss = _ns_update(W_out, h, centers, negatives, lr, skip_hits, scatter)
+    weight = mask.astype(W_in.dtype)[:, None, :]                        # (B, 1, C)
+    h = weight @ W_in[contexts] / weight.sum(axis=2, keepdims=True)      # (B, 1, H): one input per center
+    dh, loss = _ns_update(W_out, h, centers, negatives, None, lr, skip_hits, scatter)
     rows, cols = xp.nonzero(mask)
-    scatter(W_in, contexts[rows, cols], dh[rows])           # each context word gets the whole error
+    scatter(W_in, contexts[rows, cols], dh[rows, 0])                    # each context word gets the whole error
     return loss
 
 
@@ -123,23 +126,9 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     """
     xp = backend.get_array_module(W_in)
     scatter = scatter or _EXACT
-    idx = xp.concatenate([centers[:, None], negatives], axis=1)         # (B, 1+K)
-    W_t = W_out[idx]                                                    # (B, 1+K, H)
-    h = W_in[contexts]                                                  # (B, C, H)
-    score = h @ W_t.transpose(0, 2, 1)                                  # (B, C, 1+K)
-    sign = xp.ones(idx.shape[1], dtype=score.dtype)
-    sign[1:] = -1
-    z = score * sign
-    weight = mask.astype(score.dtype)[:, :, None]                       # (B, C, 1): padding slots count 0
-    if skip_hits:
-        keep = xp.ones(idx.shape, dtype=score.dtype)
-        keep[:, 1:] = negatives != centers[:, None]
-        weight = weight * keep[:, None, :]                              # (B, C, 1+K)
-    loss = (xp.logaddexp(0, -z) * weight).sum()
-    g = (lr * sign) * xp.exp(-xp.logaddexp(0, z)) * weight             # (B, C, 1+K)
-    dh = g @ W_t                                                        # (B, C, H)
-    n_inputs = xp.broadcast_to(mask.sum(axis=1)[:, None], idx.shape)     # updates each entry sums
-    scatter(W_out, idx, g.transpose(0, 2, 1) @ h, n_inputs)             # (B, 1+K, H)
+    weight = mask.astype(W_in.dtype)[:, :, None]                        # (B, C, 1): padding slots count 0
+    n_inputs = xp.broadcast_to(mask.sum(axis=1)[:, None], (mask.shape[0], negatives.shape[1] + 1))
+    dh, loss = _ns_update(W_out, W_in[contexts], centers, negatives, weight, lr, skip_hits, scatter, n_inputs)
     rows, cols = xp.nonzero(mask)
     scatter(W_in, contexts[rows, cols], dh[rows, cols])
     return loss
