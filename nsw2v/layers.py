@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import get_array_module
+from .backend import get_array_module, scatter_add
 
 
 class SparseGrad:
@@ -42,7 +42,6 @@ class SparseGrad:
 
     def to_dense(self):
         """A dense copy (for tests and small models only)."""
-        from .backend import scatter_add
         xp = get_array_module(self.values)
         out = xp.zeros(self.shape, dtype=self.values.dtype)
         scatter_add(out, self.ids, self.values)

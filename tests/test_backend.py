@@ -65,23 +65,24 @@ def test_seeded_rng_repeats(xp):
     assert not np.array_equal(backend.to_numpy(a), backend.to_numpy(c))
 
 
-def _run(code: str, env_extra: dict) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **env_extra)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
-@pytest.mark.skipif(backend.gpu_available(), reason="a GPU is usable here: the missing-GPU error cannot occur")
-def test_gpu_without_cupy_or_device_is_a_clear_error():
-    # import nsw2v always works; the error comes when an array module is first needed.
-    out = _run("""
+def _backend_error(setup: str, gpu: str) -> subprocess.CompletedProcess:
+    """Run ``setup``, then ask for the default backend with GPU=``gpu``; print ERR and the message."""
+    code = textwrap.dedent(setup) + textwrap.dedent("""
         import nsw2v
         from nsw2v.backend import get_default_xp, BackendUnavailableError
         try:
             get_default_xp()
         except BackendUnavailableError as e:
             print("ERR", e)
-    """, {"GPU": "1"})
+    """)
+    return subprocess.run([sys.executable, "-c", code], env=dict(os.environ, GPU=gpu),
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(backend.gpu_available(), reason="a GPU is usable here: the missing-GPU error cannot occur")
+def test_gpu_without_cupy_or_device_is_a_clear_error():
+    # import nsw2v always works; the error comes when an array module is first needed.
+    out = _backend_error("", "1")
     assert out.returncode == 0, out.stderr
     assert "ERR GPU=1" in out.stdout
     assert ("not installed" in out.stdout) or ("no usable CUDA device" in out.stdout)
@@ -89,7 +90,7 @@ def test_gpu_without_cupy_or_device_is_a_clear_error():
 
 def test_cupy_installed_without_device_says_so():
     # A stand-in cupy whose device query fails, as on a machine with CuPy but no driver.
-    out = _run("""
+    out = _backend_error("""
         import sys, types
         fake = types.ModuleType("cupy")
         class _Runtime:
@@ -98,25 +99,15 @@ def test_cupy_installed_without_device_says_so():
                 raise RuntimeError("cudaErrorNoDevice")
         fake.cuda = types.SimpleNamespace(runtime=_Runtime())
         sys.modules["cupy"] = fake
-        from nsw2v.backend import get_default_xp, BackendUnavailableError
-        try:
-            get_default_xp()
-        except BackendUnavailableError as e:
-            print("ERR", e)
-    """, {"GPU": "1"})
+    """, "1")
     assert "CuPy is installed but no usable CUDA device" in out.stdout, out.stdout + out.stderr
     assert "cudaErrorNoDevice" in out.stdout
 
 
 def test_cupy_missing_says_so():
-    out = _run("""
+    out = _backend_error("""
         import sys
         sys.modules["cupy"] = None          # makes `import cupy` raise ImportError
-        from nsw2v.backend import get_default_xp, BackendUnavailableError
-        try:
-            get_default_xp()
-        except BackendUnavailableError as e:
-            print("ERR", e)
-    """, {"GPU": "yes"})
+    """, "yes")
     assert "CuPy is not installed" in out.stdout, out.stdout + out.stderr
     assert "pip install 'nsw2v[gpu]'" in out.stdout
