@@ -251,11 +251,12 @@ class Word2Vec:
 
     def _flush(self, acc: "_Accumulator", words: float, lr: float) -> float:
         """Move the accumulated loss into ``loss_history``; return its mean per example."""
-        if acc.examples == 0:
+        examples = int(backend.to_float(acc.examples))
+        if examples == 0:
             return float("nan")
-        mean = backend.to_float(acc.loss) / acc.examples
+        mean = backend.to_float(acc.loss) / examples
         self.loss_history.append({"epoch": self.epochs_trained, "words": int(self.words_trained + words),
-                                  "alpha": float(lr), "loss": mean, "examples": int(acc.examples)})
+                                  "alpha": float(lr), "loss": mean, "examples": examples})
         acc.loss, acc.examples = 0.0, 0
         return mean
 
@@ -392,20 +393,18 @@ class _Job:
         return lr
 
     def step(self, plan: "_Plan", lo: int, hi: int, lr: float):
-        model, xp = self.model, self.model.xp
-        centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
-        has_context = valid.any(axis=1)
-        if not bool(has_context.all()):
-            centers, valid, ctx = centers[has_context], valid[has_context], ctx[has_context]
-        if centers.shape[0] == 0:
+        """One step over plan positions ``lo:hi``; returns ``(loss sum, examples)``, both maybe on the device."""
+        model = self.model
+        if hi <= lo:
             return 0.0, 0
+        centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
         negatives = self.sampler.sample(centers)
         if model.sg:
             loss = skipgram_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits,
                                  self.scatter)
-            return loss, int(xp.count_nonzero(valid))
+            return loss, valid.sum()                    # one example per (context, center) pair
         loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter)
-        return loss, int(centers.shape[0])
+        return loss, hi - lo
 
 
 def _mix(*numbers: int) -> int:
@@ -508,7 +507,7 @@ def _work(job: _Job, worker: int, tasks: Any, results: Any) -> None:
             number, ids_host, sid_host, done = task
             acc = _Accumulator()
             lr = job.train_chunk(number, ids_host, sid_host, done, acc)
-            results.put((backend.to_float(acc.loss), acc.examples, done + len(ids_host), lr))
+            results.put((backend.to_float(acc.loss), int(backend.to_float(acc.examples)), done + len(ids_host), lr))
     except KeyboardInterrupt:
         return
     except BaseException:
@@ -516,7 +515,7 @@ def _work(job: _Job, worker: int, tasks: Any, results: Any) -> None:
 
 
 class _Accumulator:
-    """Loss summed on the device between reports (one host sync per report, not per step)."""
+    """Loss and example counts summed on the device between reports (one host sync per report, not per step)."""
 
     def __init__(self):
         self.loss, self.examples = 0.0, 0
@@ -565,8 +564,14 @@ def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any
     cpos = order[:, None] + offsets[None, :]                                   # (n, 2W)
     inside = (cpos >= 0) & (cpos < n)
     cpos = xp.clip(cpos, 0, max(n - 1, 0))
-    plan.valid = inside & (xp.abs(offsets)[None, :] <= (window - shrink)[:, None]) \
-        & (sid[cpos] == sid[order][:, None])
+    valid = inside & (xp.abs(offsets)[None, :] <= (window - shrink)[:, None]) & (sid[cpos] == sid[order][:, None])
+    has_context = valid.any(axis=1)
+    if not bool(has_context.all()):             # one-word sentences: no example; drop them here, once a chunk
+        step_of = np.repeat(np.arange(per_step.size), per_step)
+        per_step = np.bincount(step_of[backend.to_numpy(has_context)], minlength=per_step.size)
+        plan.bounds = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
+        order, cpos, valid = order[has_context], cpos[has_context], valid[has_context]
+    plan.valid = valid
     plan.ctx = ids[cpos]
     plan.centers = ids[order]
     return plan

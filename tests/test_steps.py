@@ -107,24 +107,33 @@ def test_cbow_step_ignores_masked_context_slots(xp):
     assert backend.to_float(loss_a) == pytest.approx(backend.to_float(loss_b), rel=1e-12)
 
 
-def test_capped_scatter_scales_only_rows_hit_more_than_cap(xp):
+# A vocabulary of 6 rows counts hits with bincount; one of 1000 rows (> 32 x the 7 entries)
+# takes the sort-based count. Both must give the same result.
+@pytest.mark.parametrize("vocab_size", [6, 1000])
+def test_capped_scatter_scales_only_rows_hit_more_than_cap(xp, vocab_size):
     from nsw2v.steps import CappedScatter
-    table = xp.zeros((6, 2), dtype=xp.float32)
-    scatter = CappedScatter(6, cap=2, xp=xp)
+    table = xp.zeros((vocab_size, 2), dtype=xp.float32)
+    scatter = CappedScatter(vocab_size, cap=2, xp=xp)
     ids = xp.asarray([1, 3, 3, 5, 5, 5, 5])
     values = xp.asarray([[1, 1], [1, 2], [3, 4], [1, 0], [1, 0], [1, 0], [1, 0]], dtype=xp.float32)
+    before = backend.to_numpy(values).copy()
     scatter(table, ids, values)
     # row 1: 1 hit, row 3: 2 hits (exact sums); row 5: 4 hits > cap 2, so half its sum
-    np.testing.assert_allclose(backend.to_numpy(table),
+    np.testing.assert_allclose(backend.to_numpy(table)[:6],
                                [[0, 0], [1, 1], [0, 0], [4, 6], [0, 0], [2, 0]])
-    assert int(backend.to_numpy(scatter.hits).sum()) == 0        # the counter is reset for the next step
+    assert not backend.to_numpy(table)[6:].any()
+    np.testing.assert_array_equal(backend.to_numpy(values), before)      # the caller's values are untouched
+    scatter(table, ids, values)                                          # no state carried between steps
+    np.testing.assert_allclose(backend.to_numpy(table)[5], [4, 0])
 
 
-def test_capped_scatter_counts_weighted_entries(xp):
+@pytest.mark.parametrize("vocab_size", [4, 1000])
+def test_capped_scatter_counts_weighted_entries(xp, vocab_size):
     """In skip-gram one output entry sums the updates of all its center's context words."""
     from nsw2v.steps import CappedScatter
-    table = xp.zeros((4, 1), dtype=xp.float32)
-    scatter = CappedScatter(4, cap=4, xp=xp)
-    scatter(table, xp.asarray([2, 2]), xp.asarray([[1.0], [1.0]], dtype=xp.float32), xp.asarray([3, 5]))
-    # 8 updates' worth on row 2 > cap 4: half of the summed 2.0
-    np.testing.assert_allclose(backend.to_numpy(table)[:, 0], [0, 0, 1, 0])
+    table = xp.zeros((vocab_size, 1), dtype=xp.float32)
+    scatter = CappedScatter(vocab_size, cap=4, xp=xp)
+    scatter(table, xp.asarray([2, 2, 0]), xp.asarray([[1.0], [1.0], [1.0]], dtype=xp.float32),
+            xp.asarray([3, 5, 4]))
+    # 8 updates' worth on row 2 > cap 4: half of the summed 2.0; row 0 at the cap keeps its sum
+    np.testing.assert_allclose(backend.to_numpy(table)[:4, 0], [1, 0, 1, 0])

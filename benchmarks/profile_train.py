@@ -1,0 +1,103 @@
+"""Where one epoch of training spends its time: reading, encoding, planning, steps.
+
+    python benchmarks/profile_train.py --corpus enwiki                   # NumPy
+    GPU=1 python benchmarks/profile_train.py --corpus enwiki --xp cupy   # CuPy (device synchronised)
+
+Phases, each timed on its own (same settings as the peers' comparison, CBOW unless
+``--sg 1``):
+
+- ``vocab``: one counting pass over the corpus (``Vocab.build``);
+- ``encode``: one pass of ``Vocab.iter_chunks`` (tokens to ids, no training);
+- ``plan`` and ``steps`` on the first ``--chunks`` chunks: subsampling and windows,
+  then the training steps alone, with the device synchronised after each phase;
+- ``train``: one whole epoch of ``Word2Vec.train`` (its reader thread overlaps
+  encoding with the steps), then the functions that took the most time in it
+  (``cProfile``; on CuPy this is host time, the device work is asynchronous).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+
+from _shared import corpus_path, machine
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="enwiki", help="ptb, enwiki or a path")
+    parser.add_argument("--xp", default=None, help="numpy or cupy (default: GPU=... decides)")
+    parser.add_argument("--sg", type=int, choices=(0, 1), default=0)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--chunks", type=int, default=3, help="chunks timed step by step")
+    parser.add_argument("--top", type=int, default=15, help="functions listed from the profile")
+    args = parser.parse_args(argv)
+
+    from nsw2v import Word2Vec, backend
+    from nsw2v.corpus import LineSentence
+    from nsw2v.vocab import Vocab
+    from nsw2v.word2vec import _Accumulator, _Job, _mix, _plan_chunk
+
+    xp = backend.resolve_xp(args.xp)
+    path = str(corpus_path(args.corpus))
+    print(f"{machine()}; backend {xp.__name__}; corpus {path}")
+    print(f"command: python {' '.join(sys.argv)}\n")
+
+    def timed(name, fn):
+        backend.synchronize(xp)
+        start = time.perf_counter()
+        out = fn()
+        backend.synchronize(xp)
+        seconds = time.perf_counter() - start
+        print(f"{name:28s} {seconds:8.3f} s", flush=True)
+        return out, seconds
+
+    corpus = LineSentence(path)
+    vocab, t_vocab = timed("vocab (count pass)", lambda: Vocab.build(corpus, min_count=5))
+    _, t_encode = timed("encode (one pass)", lambda: sum(len(ids) for ids, _ in vocab.iter_chunks(corpus)))
+
+    model = Word2Vec(sg=args.sg, epochs=1, batch_size=args.batch_size, xp=xp, verbose=False)
+    model.vocab = vocab
+    rng = backend.make_rng(xp, 1)
+    model.W_in = ((rng.random((len(vocab), 100), dtype=xp.float32) - 0.5) / 100).astype(xp.float32)
+    model.W_out = xp.zeros((len(vocab), 100), dtype=xp.float32)
+    job = _Job(model, vocab.total_words, model.alpha, model.min_alpha)
+    chunks = vocab.iter_chunks(corpus)
+    t_plan = t_steps = 0.0
+    words = steps = 0
+    for number in range(args.chunks):
+        ids, sid = next(chunks)
+        plan, seconds = timed(f"plan chunk {number}", lambda: _plan_chunk(
+            xp, backend.make_rng(xp, _mix(1, number)), xp.asarray(ids), xp.asarray(sid), job.keep_p,
+            job.offsets, model.batch_size))
+        t_plan += seconds
+        acc = _Accumulator()
+
+        def run_steps():
+            for j in range(len(plan.bounds) - 1):
+                acc.add(*job.step(plan, int(plan.bounds[j]), int(plan.bounds[j + 1]), 0.01))
+            return backend.to_float(acc.loss)
+        _, seconds = timed(f"steps chunk {number}", run_steps)
+        t_steps += seconds
+        words += len(ids)
+        steps += len(plan.bounds) - 1
+    print(f"\nper 1M words: encode {t_encode / vocab.total_words * 1e6:.3f} s, plan {t_plan / words * 1e6:.3f} s, "
+          f"steps {t_steps / words * 1e6:.3f} s ({t_steps / steps * 1e3:.2f} ms per step of "
+          f"{model.batch_size} centers); steps alone: {words / t_steps / 1e6:.2f}M words/s\n")
+
+    profile = cProfile.Profile()
+    profile.enable()
+    _, t_train = timed("train (one epoch)", lambda: model.train(corpus_file=path, epochs=1))
+    profile.disable()
+    print(f"train: {vocab.total_words / t_train / 1e6:.2f}M words/s; "
+          f"with the count pass: {vocab.total_words / (t_train + t_vocab) / 1e6:.2f}M words/s\n")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
+    print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
