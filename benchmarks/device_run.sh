@@ -5,7 +5,7 @@
 # has its own time limit inside an overall budget of BUDGET seconds.
 set -u
 OUT=${OUT:-benchmarks/results/gpu}
-BUDGET=${BUDGET:-520}
+BUDGET=${BUDGET:-420}
 XP=${XP:-cupy}
 CORPUS=${CORPUS:-enwiki}
 mkdir -p "$OUT"
@@ -27,16 +27,18 @@ part() {  # part NAME CAP COMMAND...: run with min(CAP, time left), log to $OUT/
   python3 -c "import numpy, sys; print('python', sys.version.split()[0], 'numpy', numpy.__version__)"
   python3 -c "import cupy; print('cupy', cupy.__version__)" 2>/dev/null || echo "no cupy"; nproc; } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" | tee -a "$OUT/summary.txt"
-part tests 120 python3 -m pytest -q -p no:cacheprovider tests
-part cbow_batched 110 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
+# In order of what matters most, so a short budget drops the least important parts.
+part tests 150 python3 -m pytest -q -p no:cacheprovider tests
+part profile 60 python3 benchmarks/profile_train.py --corpus "$CORPUS" --xp "$XP" --chunks 2
+part e2e_cbow 45 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v --json "$OUT/e2e_cbow.json"
+part cbow_batched 80 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
     --batch-sizes 4096,16384,65536 --json "$OUT/cbow_batched.json"
-part sg_batched 80 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --sg 1 --paths batched \
-    --batch-sizes 16384,65536 --json "$OUT/sg_batched.json"
-part e2e_cbow 50 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v --json "$OUT/e2e_cbow.json"
-part cbow_5epochs 80 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
-    --batch-sizes 16384 --epochs 5 --json "$OUT/cbow_5epochs.json"
-part bench 70 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_sampler.py benchmarks/bench_step.py \
-    --benchmark-only --benchmark-min-rounds=3 --benchmark-json "$OUT/bench.json"
-part cbow_exclusion 40 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths exclusion \
+part sg_batched 45 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --sg 1 --paths batched \
+    --batch-sizes 16384 --json "$OUT/sg_batched.json"
+part bench 60 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_sampler.py benchmarks/bench_step.py \
+    --benchmark-only --benchmark-min-rounds=3 --benchmark-max-time=0.5 --benchmark-json "$OUT/bench.json"
+part cbow_exclusion 35 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths exclusion \
     --batch-sizes 16384 --json "$OUT/cbow_exclusion.json"
+part cbow_5epochs 60 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
+    --batch-sizes 16384 --epochs 5 --json "$OUT/cbow_5epochs.json"
 echo "total $SECONDS s" | tee -a "$OUT/summary.txt"

@@ -69,7 +69,9 @@ def main(argv=None) -> None:
     t_plan = t_steps = 0.0
     words = steps = 0
     for number in range(args.chunks):
-        ids, sid = next(chunks)
+        ids, sid = next(chunks, (None, None))
+        if ids is None:
+            break
         plan, seconds = timed(f"plan chunk {number}", lambda: _plan_chunk(
             xp, backend.make_rng(xp, _mix(1, number)), xp.asarray(ids), xp.asarray(sid), job.keep_p,
             job.offsets, model.batch_size))
