@@ -7,8 +7,9 @@
     >>> sampler.get_negative_sample(np.array([1, 3, 0])).shape
     (3, 2)
 
-Both paths search one cumulative table of ``count ** power`` with
-``xp.searchsorted``, so they are the same code on NumPy and CuPy:
+Both paths draw from one alias table of ``count ** power`` (Walker's method: a
+draw is one random column, one random number and two gathers, with no search),
+so they are the same code on NumPy and CuPy:
 
 ``"exclusion"``
     Per row, the target never appears and the ``sample_size`` negatives are
@@ -92,16 +93,20 @@ class UnigramSampler:
         self.sample_size = int(sample_size)
         self.vocab_size = len(counts)
         self.word_p = xp.asarray(p)                 # (V,) float64, the book's name
-        cdf = np.cumsum(p)
-        cdf /= cdf[-1]
-        cdf[-1] = 1.0
-        self.cdf = xp.asarray(cdf)
+        accept, alias = alias_table(p)
+        self.accept, self.alias = xp.asarray(accept), xp.asarray(alias)
         self.rng = backend.make_rng(xp, seed)
 
     def draw(self, shape: tuple) -> Any:
-        """Ids drawn with replacement from ``word_p``, in the given shape."""
-        u = self.rng.random(shape, dtype=self.xp.float64)
-        return self.xp.searchsorted(self.cdf, u, side="right").astype(self.xp.int32)
+        """Ids drawn with replacement from ``word_p``, in the given shape.
+
+        A column ``c`` uniform over the vocabulary keeps its own id with
+        probability ``accept[c]`` and otherwise gives ``alias[c]``.
+        """
+        xp = self.xp
+        column = self.rng.integers(0, self.vocab_size, size=shape, dtype=xp.int32)
+        keep = self.rng.random(shape, dtype=xp.float64) < self.accept[column]
+        return xp.where(keep, column, self.alias[column])
 
     def get_negative_sample(self, target: Any) -> Any:
         """A ``(batch, sample_size)`` int32 array of negatives for ``target`` ``(batch,)``."""
@@ -140,6 +145,40 @@ class UnigramSampler:
         cdf = np.cumsum(p)
         u = backend.to_float(self.rng.random((1,), dtype=self.xp.float64)[0]) * cdf[-1]
         return int(min(np.searchsorted(cdf, u, side="right"), self.vocab_size - 1))
+
+
+def alias_table(p: np.ndarray) -> tuple:
+    """Walker's alias table of a distribution ``p`` (non-negative, summing to 1), built by Vose's method.
+
+    Returns ``(accept, alias)``: float64 and int32 arrays of ``len(p)``. Drawing
+    a column ``c`` uniformly and keeping ``c`` with probability ``accept[c]``,
+    else taking ``alias[c]``, gives id ``i`` with probability
+    ``(accept[i] + sum(1 - accept[c] for c with alias[c] == i)) / len(p)``,
+    which equals ``p[i]`` up to float64 rounding (``tests/test_sampler.py``
+    checks it). Ids with ``p == 0`` are never drawn. O(V), once per sampler.
+    """
+    n = len(p)
+    scaled = (np.asarray(p, dtype=np.float64) * n).tolist()
+    accept = [1.0] * n
+    alias = list(range(n))
+    small = [i for i, x in enumerate(scaled) if x < 1.0]
+    large = [i for i, x in enumerate(scaled) if x >= 1.0]
+    while small and large:
+        s, g = small.pop(), large[-1]
+        accept[s], alias[s] = scaled[s], g                 # column s: s itself, topped up by g
+        scaled[g] -= 1.0 - scaled[s]
+        if scaled[g] < 1.0:
+            small.append(large.pop())
+    accept = np.asarray(accept, dtype=np.float64)
+    alias = np.asarray(alias, dtype=np.int32)
+    # Columns left over hold (up to rounding) exactly one unit: they keep their own id,
+    # except an id of probability 0, which must never come out.
+    leftover = np.asarray(small + large, dtype=np.int64)
+    accept[leftover] = 1.0
+    zero = leftover[np.asarray(p, dtype=np.float64)[leftover] == 0]
+    if zero.size:
+        accept[zero], alias[zero] = 0.0, int(np.argmax(p))
+    return accept, alias
 
 
 def reference_negative_sample(word_p: np.ndarray, target: np.ndarray, sample_size: int,

@@ -25,12 +25,14 @@ from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import numpy.typing as npt
 
-from .corpus import LineSentence
+from .corpus import MAX_SENTENCE_LENGTH, LineSentence
 
-__all__ = ["Vocab"]
+__all__ = ["EncodedCorpus", "Vocab"]
 
 # Raw tokens encoded per NumPy call in `iter_chunks`. Only speed depends on it.
 _ENCODE_BATCH = 1 << 13
+# Raw tokens per group in `Vocab.build_encoded` (larger groups: fewer unseen-word checks).
+_BUILD_BATCH = 1 << 16
 
 _ARRAY_KEYS = (
     "vocab_words_utf8",
@@ -201,11 +203,88 @@ class Vocab:
                 update = counter.update
                 min_reduce += 1
 
+        return cls._from_counts(counter.items(), min_count, raw_words, sentences_seen, source)
+
+    @classmethod
+    def build_encoded(
+        cls,
+        sentences: Iterable[List[str]],
+        min_count: int = 5,
+        source: Optional[str] = None,
+        max_tokens: int = 50_000_000,
+    ) -> Tuple["Vocab", Optional["EncodedCorpus"]]:
+        """:meth:`build` that also keeps the corpus encoded, so training need not read it again.
+
+        One pass: each token gets a provisional id (words numbered as first
+        seen) and the ids are kept; the counts are then a ``bincount`` and the
+        kept ids are mapped to the final ones (out-of-vocabulary tokens and
+        sentences left empty dropped, as :meth:`iter_chunks` does). The
+        vocabulary is exactly the one :meth:`build` gives (no ``max_vocab_size``
+        here). Past ``max_tokens`` tokens (int32 ids: 4 bytes each) nothing more
+        is kept, counting goes on as in :meth:`build`, and the second value is
+        ``None``.
+        """
+        if int(min_count) != min_count or min_count < 1:
+            raise ValueError(f"min_count={min_count!r} must be >= 1")
+        if not 0 <= max_tokens < 2 ** 31 - _BUILD_BATCH - MAX_SENTENCE_LENGTH:
+            raise ValueError(f"max_tokens={max_tokens!r} must be >= 0 and fit int32 positions")
+        if source is None:
+            source = os.fspath(sentences.path) if isinstance(sentences, LineSentence) else "corpus"
+        index: dict = {}                             # word -> position of its first occurrence
+        blocks: List[np.ndarray] = []
+        block_lengths: List[np.ndarray] = []
+        counter: Optional[Counter] = None            # once over max_tokens
+        raw_words = sentences_seen = 0
+        tokens: List[str] = []
+        lengths: List[int] = []
+
+        def flush() -> None:
+            nonlocal counter, blocks, block_lengths
+            if counter is not None:
+                counter.update(tokens)
+                return
+            # A word's provisional id is the position of its first occurrence (setdefault keeps the first).
+            first_position = itertools.count(raw_words - len(tokens))
+            blocks.append(np.fromiter(map(index.setdefault, tokens, first_position), dtype=np.int32,
+                                      count=len(tokens)))
+            block_lengths.append(np.asarray(lengths, dtype=np.int64))
+            if raw_words > max_tokens:               # too large to keep: count the rest only
+                counter = Counter(dict(zip(index, _provisional_counts(index, blocks).tolist())))
+                blocks, block_lengths = [], []
+
+        for sentence in sentences:
+            _check_sentence(sentence)
+            tokens.extend(sentence)
+            lengths.append(len(sentence))
+            raw_words += len(sentence)
+            sentences_seen += 1
+            if len(tokens) >= _BUILD_BATCH:
+                flush()
+                tokens, lengths = [], []
+        if tokens or lengths:
+            flush()
+        if counter is not None:
+            return cls._from_counts(counter.items(), min_count, raw_words, sentences_seen, source), None
+        counts = _provisional_counts(index, blocks)
+        vocab = cls._from_counts(zip(index, counts.tolist()), min_count, raw_words, sentences_seen, source)
+        remap = np.full(raw_words, -1, dtype=np.int32)           # provisional id -> final id or -1
+        remap[np.fromiter(map(index.__getitem__, vocab.index_to_key), dtype=np.int64, count=len(vocab))] = \
+            np.arange(len(vocab), dtype=np.int32)
+        encoded = []
+        for ids, lens in zip(blocks, block_lengths):
+            encoded.append(_keep_known(remap[ids], lens))
+        return vocab, EncodedCorpus(encoded)
+
+    @classmethod
+    def _from_counts(cls, items: Iterable[Tuple[str, int]], min_count: int, raw_words: int,
+                     sentences_seen: int, source: str) -> "Vocab":
+        """The vocabulary of ``(word, count)`` pairs given in first-seen order."""
         if raw_words == 0:
             raise ValueError(f"{source}: the corpus has no tokens")
-        kept = [(w, c) for w, c in counter.items() if c >= min_count]
+        items = list(items)
+        kept = [(w, c) for w, c in items if c >= min_count]
         if not kept:
-            largest = max(counter.values()) if counter else 0
+            largest = max(c for _, c in items) if items else 0
             raise ValueError(
                 f"{source}: no tokens left after min_count={min_count} (largest count is {largest})"
             )
@@ -295,11 +374,7 @@ class Vocab:
     @staticmethod
     def _encode_batch(get, tokens: List[str], lengths: List[int]) -> Tuple[np.ndarray, np.ndarray]:
         ids = np.fromiter(map(get, tokens, itertools.repeat(-1)), dtype=np.int32, count=len(tokens))
-        known = ids >= 0
-        n = len(lengths)
-        owner = np.repeat(np.arange(n, dtype=np.int64), np.asarray(lengths, dtype=np.int64))  # (N_raw,)
-        kept_lengths = np.bincount(owner[known], minlength=n)  # in-vocabulary tokens per sentence
-        return ids[known], kept_lengths[kept_lengths > 0]
+        return _keep_known(ids, np.asarray(lengths, dtype=np.int64))
 
     def iter_chunks(
         self,
@@ -335,36 +410,7 @@ class Vocab:
         TypeError
             ``sentences`` yields strings instead of lists of tokens.
         """
-        if int(chunk_words) != chunk_words or chunk_words < 1:
-            raise ValueError(f"chunk_words={chunk_words!r} must be >= 1")
-        held_ids: List[np.ndarray] = []
-        held_lengths: List[np.ndarray] = []
-        held = 0
-        for ids, lengths in self._encoded_batches(sentences):
-            while lengths.size:
-                cum = np.cumsum(lengths)
-                # First sentence of this batch at which the chunk reaches chunk_words.
-                k = int(np.searchsorted(cum, chunk_words - held, side="left"))
-                if k == lengths.size:
-                    held_ids.append(ids)
-                    held_lengths.append(lengths)
-                    held += int(cum[-1])
-                    break
-                n_ids = int(cum[k])
-                held_ids.append(ids[:n_ids])
-                held_lengths.append(lengths[: k + 1])
-                yield self._make_chunk(held_ids, held_lengths)
-                held_ids, held_lengths, held = [], [], 0
-                ids, lengths = ids[n_ids:], lengths[k + 1:]
-        if held:
-            yield self._make_chunk(held_ids, held_lengths)
-
-    @staticmethod
-    def _make_chunk(ids: List[np.ndarray], lengths: List[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
-        all_lengths = np.concatenate(lengths)
-        chunk_ids = np.concatenate(ids).astype(np.int32, copy=False)
-        sentence_ids = np.repeat(np.arange(all_lengths.size, dtype=np.int32), all_lengths)
-        return chunk_ids, sentence_ids
+        return _chunks(self._encoded_batches(sentences), chunk_words)
 
     # ------------------------------------------------------------ saving/loading
     def to_arrays(self) -> dict:
@@ -430,3 +476,66 @@ class Vocab:
             raw_words=None if raw_words < 0 else raw_words,
             sentences_seen=None if sentences_seen < 0 else sentences_seen,
         )
+
+
+class EncodedCorpus:
+    """A corpus kept encoded by :meth:`Vocab.build_encoded`: ``(ids, lengths)`` batches on the host."""
+
+    def __init__(self, batches: List[Tuple[np.ndarray, np.ndarray]]):
+        self.batches = batches
+        self.nbytes = sum(ids.nbytes + lengths.nbytes for ids, lengths in batches)
+
+    def iter_chunks(self, chunk_words: int = 1_000_000) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+        """The chunks :meth:`Vocab.iter_chunks` gives on the same corpus, without reading it."""
+        return _chunks(iter(self.batches), chunk_words)
+
+
+def _provisional_counts(index: dict, blocks: List[np.ndarray]) -> np.ndarray:
+    """Counts of the words of ``index`` (in its order) from blocks of first-occurrence positions."""
+    if not blocks:
+        return np.zeros(len(index), dtype=np.int64)
+    by_position = np.bincount(np.concatenate(blocks))
+    return by_position[np.fromiter(index.values(), dtype=np.int64, count=len(index))]
+
+
+def _keep_known(ids: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Drop ids ``< 0`` (out of vocabulary) and the sentences they leave empty: ``(ids, lengths)``."""
+    known = ids >= 0
+    owner = np.repeat(np.arange(lengths.size, dtype=np.int64), lengths)         # (N_raw,)
+    kept_lengths = np.bincount(owner[known], minlength=lengths.size)           # in-vocabulary tokens per sentence
+    return ids[known], kept_lengths[kept_lengths > 0]
+
+
+def _chunks(batches: Iterable[Tuple[np.ndarray, np.ndarray]], chunk_words: int
+            ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """Group ``(ids, lengths)`` batches into chunks of whole sentences (see :meth:`Vocab.iter_chunks`)."""
+    if int(chunk_words) != chunk_words or chunk_words < 1:
+        raise ValueError(f"chunk_words={chunk_words!r} must be >= 1")
+    held_ids: List[np.ndarray] = []
+    held_lengths: List[np.ndarray] = []
+    held = 0
+    for ids, lengths in batches:
+        while lengths.size:
+            cum = np.cumsum(lengths)
+            # First sentence of this batch at which the chunk reaches chunk_words.
+            k = int(np.searchsorted(cum, chunk_words - held, side="left"))
+            if k == lengths.size:
+                held_ids.append(ids)
+                held_lengths.append(lengths)
+                held += int(cum[-1])
+                break
+            n_ids = int(cum[k])
+            held_ids.append(ids[:n_ids])
+            held_lengths.append(lengths[: k + 1])
+            yield _make_chunk(held_ids, held_lengths)
+            held_ids, held_lengths, held = [], [], 0
+            ids, lengths = ids[n_ids:], lengths[k + 1:]
+    if held:
+        yield _make_chunk(held_ids, held_lengths)
+
+
+def _make_chunk(ids: List[np.ndarray], lengths: List[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+    all_lengths = np.concatenate(lengths)
+    chunk_ids = np.concatenate(ids).astype(np.int32, copy=False)
+    sentence_ids = np.repeat(np.arange(all_lengths.size, dtype=np.int32), all_lengths)
+    return chunk_ids, sentence_ids

@@ -39,7 +39,7 @@ from .steps import CappedScatter, cbow_step, skipgram_step
 from .vectors import WordVectors, atomic_write
 from .vocab import Vocab
 
-DEFAULT_BATCH = {"numpy": 1024, "cupy": 16384}
+DEFAULT_BATCH = {"numpy": 256, "cupy": 16384}
 
 
 class Word2Vec:
@@ -62,7 +62,7 @@ class Word2Vec:
     min_alpha : float
         Final learning rate.
     batch_size : int, optional
-        Centers per step (default 1024 on NumPy, 16384 on CuPy; see the README's
+        Centers per step (default 256 on NumPy, 16384 on CuPy; see the README's
         quality-by-batch-size table).
     max_row_updates : int or None
         Within one step, a row updated more than this many times gets its
@@ -124,6 +124,7 @@ class Word2Vec:
         self.loss_history: List[dict] = []  # one entry per reporting interval
         self._wv: Optional[WordVectors] = None
         self._epoch_start = 0
+        self._encoded = None                # (file key, EncodedCorpus) of the corpus_file the vocabulary came from
         if sentences is not None and corpus_file is not None:
             raise ValueError("give sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
@@ -166,8 +167,15 @@ class Word2Vec:
     def build_vocab(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None) -> None:
         """Count words, apply ``min_count``/``max_vocab_size``, and initialise the tables."""
         corpus, source = self._corpus(sentences, corpus_file)
-        self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
-                                 source=source)
+        self._encoded = None
+        if corpus_file is not None and self.max_vocab_size is None:
+            # one pass counts and keeps the corpus encoded; training then skips re-reading the file
+            self.vocab, encoded = Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
+            if encoded is not None:
+                self._encoded = (_file_key(corpus_file), encoded)
+        else:
+            self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
+                                     source=source)
         xp, V, H = self.xp, len(self.vocab), self.vector_size
         if self.sampler != "batched" and not (self.sampler is None and backend.is_cupy(xp)) \
                 and self.negative > V - 1:
@@ -192,6 +200,9 @@ class Word2Vec:
         if self.vocab is None:
             raise RuntimeError("call build_vocab() before train(), or pass the corpus to Word2Vec(...)")
         corpus, source = self._corpus(sentences, corpus_file)
+        encoded = None
+        if corpus_file is not None and self._encoded is not None and self._encoded[0] == _file_key(corpus_file):
+            encoded = self._encoded[1]
         epochs = self.epochs if epochs is None else epochs
         alpha = self.alpha if alpha is None else alpha
         min_alpha = self.min_alpha if min_alpha is None else min_alpha
@@ -214,7 +225,12 @@ class Word2Vec:
 
         try:
             for _ in range(epochs):
-                chunks = self.vocab.iter_chunks(corpus, self.chunk_words)
+                # with several processes, smaller chunks shorten the end of an epoch, when one works alone
+                chunk_words = self.chunk_words // (1 if pool is None else self.workers) or 1
+                if encoded is not None:
+                    chunks = encoded.iter_chunks(chunk_words)
+                else:
+                    chunks = self.vocab.iter_chunks(corpus, chunk_words)
                 if pool is None:
                     for number, (ids_host, sid_host) in enumerate(_prefetch(chunks)):
                         lr = job.train_chunk(number, ids_host, sid_host, done, acc, report)
@@ -405,6 +421,12 @@ class _Job:
             return loss, valid.sum()                    # one example per (context, center) pair
         loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter)
         return loss, hi - lo
+
+
+def _file_key(path: str) -> tuple:
+    """What identifies a file's contents for the encoded-corpus cache: its path, size and modification time."""
+    stat = os.stat(path)
+    return os.path.abspath(path), stat.st_size, stat.st_mtime_ns
 
 
 def _mix(*numbers: int) -> int:

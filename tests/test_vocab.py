@@ -249,3 +249,36 @@ def test_arrays_round_trip_without_build_statistics():
 def test_from_arrays_missing_key():
     with pytest.raises(KeyError, match="vocab_counts"):
         Vocab.from_arrays({k: v for k, v in Vocab(["a"], [1]).to_arrays().items() if k != "vocab_counts"})
+
+
+# ---------------------------------------------------------------- build_encoded
+@pytest.mark.parametrize("build_batch", [1, 7, 1 << 16])
+@pytest.mark.parametrize("max_tokens", [10 ** 9, 500])
+def test_build_encoded_matches_build_and_iter_chunks(monkeypatch, build_batch, max_tokens):
+    """One pass gives the vocabulary of build() and the chunks of iter_chunks(), or None past max_tokens."""
+    monkeypatch.setattr(vocab_module, "_BUILD_BATCH", build_batch)
+    rng = random.Random(2)
+    words = [f"w{i}" for i in range(40)]
+    weights = [1.0 / (i + 1) for i in range(40)]
+    sentences = [rng.choices(words, weights, k=rng.choice([0, 1, 3, 9, 30])) for _ in range(200)]
+    expected = Vocab.build(sentences, min_count=20)
+    got, encoded = Vocab.build_encoded(sentences, min_count=20, max_tokens=max_tokens)
+    assert got.index_to_key == expected.index_to_key
+    np.testing.assert_array_equal(got.counts, expected.counts)
+    assert (got.raw_words, got.sentences_seen) == (expected.raw_words, expected.sentences_seen)
+    if max_tokens < sum(map(len, sentences)):
+        assert encoded is None
+        return
+    for chunk_words in (1, 13, 10 ** 6):
+        a = [(i.tolist(), s.tolist()) for i, s in encoded.iter_chunks(chunk_words)]
+        b = [(i.tolist(), s.tolist()) for i, s in expected.iter_chunks(sentences, chunk_words)]
+        assert a == b, chunk_words
+
+
+def test_build_encoded_errors_as_build():
+    with pytest.raises(ValueError, match=r"no tokens left after min_count=5 \(largest count is 3\)"):
+        Vocab.build_encoded(CORPUS)
+    with pytest.raises(ValueError, match="the corpus has no tokens"):
+        Vocab.build_encoded([[], []])
+    with pytest.raises(TypeError, match="got a string"):
+        Vocab.build_encoded(["a b c"])

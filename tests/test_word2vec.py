@@ -103,6 +103,27 @@ def test_every_word_of_a_one_line_file_is_trained(tmp_path):
     assert sum(h["examples"] for h in model.loss_history) == 25000    # no sentence of 1 word here
 
 
+def test_corpus_kept_encoded_trains_exactly_as_reading_it_again(tmp_path):
+    """build_vocab(corpus_file=...) keeps the corpus encoded; training on it equals re-reading the file."""
+    path = tmp_path / "corpus.txt"
+    rng = np.random.default_rng(3)
+    path.write_text("\n".join(" ".join(f"w{i}" for i in rng.zipf(1.3, rng.integers(1, 40)) % 200)
+                              for _ in range(400)))
+    kw = dict(corpus_file=str(path), vector_size=8, min_count=2, epochs=2, xp="numpy", verbose=False,
+              chunk_words=700)
+    kept = Word2Vec(**kw)
+    assert kept._encoded is not None
+    reread = Word2Vec(max_vocab_size=10 ** 9, **kw)        # a (never reached) bound: counted, not kept
+    assert reread._encoded is None
+    assert kept.vocab.index_to_key == reread.vocab.index_to_key
+    np.testing.assert_array_equal(kept.wv.vectors, reread.wv.vectors)
+    assert kept.loss_history == reread.loss_history
+    # a file changed after build_vocab is read again, not taken from the kept copy
+    path.write_text(" ".join(["w1"] * 50 + ["w2"] * 50))
+    kept.train(corpus_file=str(path), epochs=1)
+    assert kept.words_trained == 2 * kept.vocab.total_words + 100
+
+
 def test_same_seed_same_vectors_and_other_seed_differs(xp):
     kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp=xp, verbose=False)
     a = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
