@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from . import backend
+from . import backend, ingest
 from .corpus import LineSentence
 from .negative_sampling import UnigramSampler
 from .steps import CappedScatter, cbow_step, skipgram_step
@@ -40,6 +40,10 @@ from .vectors import WordVectors, atomic_write
 from .vocab import Vocab
 
 DEFAULT_BATCH = {"numpy": 256, "cupy": 16384}
+# Where corpus_file is tokenised with array operations (nsw2v.ingest); on NumPy the Python reader is faster.
+_ARRAY_READER = {"numpy": False, "cupy": True}
+# Longest text (bytes) tokenised that way at once; longer files are read token by token.
+_DEVICE_TEXT_LIMIT = 1 << 30
 
 
 class Word2Vec:
@@ -170,7 +174,7 @@ class Word2Vec:
         self._encoded = None
         if corpus_file is not None and self.max_vocab_size is None:
             # one pass counts and keeps the corpus encoded; training then skips re-reading the file
-            self.vocab, encoded = Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
+            self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source)
             if encoded is not None:
                 self._encoded = (_file_key(corpus_file), encoded)
         else:
@@ -187,6 +191,19 @@ class Word2Vec:
         self.W_out = xp.zeros((V, H), dtype=xp.float32)
         self.epochs_trained = self.words_trained = 0
         self._wv = None
+
+    def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str):
+        """On CuPy the whole file is tokenised, counted and encoded on the device (``nsw2v.ingest``);
+        text it cannot read exactly as ``LineSentence`` does, and NumPy (where the Python reader is
+        faster), go through ``Vocab.build_encoded``."""
+        if _ARRAY_READER.get(self.xp.__name__, False):
+            try:
+                return ingest.count_and_encode(self.xp, ingest.read_bytes(corpus_file, _DEVICE_TEXT_LIMIT),
+                                               self.min_count, self.max_sentence_length, source)
+            except ingest.Unsupported as why:
+                if self.verbose:
+                    sys.stderr.write(f"reading {source} token by token: {why}\n")
+        return Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
 
     # ------------------------------------------------------------------ training
     def train(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,

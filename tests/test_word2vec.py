@@ -124,6 +124,26 @@ def test_corpus_kept_encoded_trains_exactly_as_reading_it_again(tmp_path):
     assert kept.words_trained == 2 * kept.vocab.total_words + 100
 
 
+def test_array_reader_trains_as_the_token_reader(tmp_path, xp, monkeypatch):
+    """corpus_file read by nsw2v.ingest (CuPy's default) or token by token gives the same model."""
+    import nsw2v.word2vec as w2v
+    path = tmp_path / "corpus.txt"
+    rng = np.random.default_rng(5)
+    path.write_text("\n".join(" ".join(f"w{i}" for i in rng.zipf(1.3, rng.integers(1, 30)) % 150)
+                              for _ in range(300)))
+    kw = dict(corpus_file=str(path), vector_size=8, min_count=2, epochs=1, xp=xp, verbose=False)
+    monkeypatch.setitem(w2v._ARRAY_READER, xp.__name__, True)
+    calls = []
+    real = w2v.ingest.count_and_encode
+    monkeypatch.setattr(w2v.ingest, "count_and_encode", lambda *a, **k: calls.append(1) or real(*a, **k))
+    arrays = Word2Vec(**kw)
+    monkeypatch.setitem(w2v._ARRAY_READER, xp.__name__, False)
+    tokens = Word2Vec(**kw)
+    assert calls == [1]
+    assert arrays.vocab.index_to_key == tokens.vocab.index_to_key
+    np.testing.assert_array_equal(arrays.wv.vectors, tokens.wv.vectors)
+
+
 def test_same_seed_same_vectors_and_other_seed_differs(xp):
     kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp=xp, verbose=False)
     a = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors

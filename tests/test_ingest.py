@@ -1,0 +1,110 @@
+"""The array-level reader (nsw2v.ingest) gives exactly what LineSentence + Vocab.build_encoded give."""
+import gzip
+
+import numpy as np
+import pytest
+
+import nsw2v.ingest as ingest
+from nsw2v.corpus import LineSentence
+from nsw2v.ingest import Unsupported, count_and_encode, read_bytes
+from nsw2v.vocab import Vocab
+from conftest import data_file
+
+
+def expected(path, min_count, max_sentence_length):
+    return Vocab.build_encoded(LineSentence(path, max_sentence_length), min_count=min_count)
+
+
+def assert_same(path, xp, min_count=2, max_sentence_length=10000, chunk_words=(1, 7, 10 ** 6)):
+    want_vocab, want = expected(path, min_count, max_sentence_length)
+    got_vocab, got = count_and_encode(xp, read_bytes(path), min_count, max_sentence_length, source=str(path))
+    assert got_vocab.index_to_key == want_vocab.index_to_key
+    np.testing.assert_array_equal(got_vocab.counts, want_vocab.counts)
+    assert (got_vocab.raw_words, got_vocab.sentences_seen) == (want_vocab.raw_words, want_vocab.sentences_seen)
+    for size in chunk_words:
+        a = [(i.tolist(), s.tolist()) for i, s in got.iter_chunks(size)]
+        b = [(i.tolist(), s.tolist()) for i, s in want.iter_chunks(size)]
+        assert a == b, size
+
+
+# Lines, tabs, \r\n and lone \r, the ASCII separators str.split() splits on (\x0b \x0c \x1c..\x1f),
+# leading and trailing whitespace, empty lines, a line of one word, non-ASCII letters, no final newline.
+TRICKY = ("the cat sat on the mat\n\n  the dog\tsat\r\non the log\rthe end\x0bcat\x0cdog\x1cthe\x1dmat"
+          "\x1ecat\x1fdog \n café naïve café 日本 日本 the\n cat \n" + "the cat " * 30 + "dog")
+
+
+@pytest.mark.parametrize("max_sentence_length", [3, 10000])
+def test_tricky_text_plain_and_gzip(tmp_path, xp, max_sentence_length):
+    plain = tmp_path / "tricky.txt"
+    plain.write_bytes(TRICKY.encode("utf-8"))
+    packed = tmp_path / "tricky.gz"                                  # told by its magic, not its name
+    packed.write_bytes(gzip.compress(TRICKY.encode("utf-8")))
+    for path in (plain, packed):
+        assert_same(path, xp, min_count=2, max_sentence_length=max_sentence_length)
+        assert_same(path, xp, min_count=1, max_sentence_length=max_sentence_length)
+
+
+def test_random_corpus_with_long_lines(tmp_path, xp):
+    rng = np.random.default_rng(4)
+    words = np.array([f"w{i}" for i in range(300)])
+    lines = [" ".join(words[rng.zipf(1.4, rng.integers(0, 60)) % 300]) for _ in range(300)]
+    lines += [" ".join(words[rng.integers(0, 300, 2500)])]             # a line cut into pieces
+    path = tmp_path / "random.txt"
+    path.write_text("\n".join(lines))
+    assert_same(path, xp, min_count=3, max_sentence_length=1000, chunk_words=(50, 1000, 10 ** 6))
+
+
+def test_lee_corpus(xp):
+    assert_same(data_file("corpora/lee_background.cor"), xp, min_count=5)
+
+
+def test_python_whitespace_outside_ascii_is_refused(tmp_path, xp):
+    """str.split() splits on these, bytes do not: such text goes to LineSentence instead."""
+    spaces = [chr(c) for c in range(0x80, 0x110000) if chr(c).isspace()]
+    assert len(spaces) == 19                                          # the list in ingest._non_ascii_space
+    for space in spaces:
+        path = tmp_path / "space.txt"
+        path.write_bytes(f"the cat{space}sat the cat".encode("utf-8"))
+        with pytest.raises(Unsupported, match="whitespace outside ASCII"):
+            count_and_encode(xp, read_bytes(path), 1)
+    ascii_spaces = [chr(c) for c in range(0x80) if chr(c).isspace()]
+    assert np.flatnonzero(ingest._SPACE).tolist() == [ord(c) for c in ascii_spaces]
+
+
+def test_invalid_utf8_is_refused(tmp_path, xp):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"the cat \xff\xfe sat the cat")
+    with pytest.raises(Unsupported, match="not valid UTF-8 at byte 8"):
+        count_and_encode(xp, read_bytes(path), 1)
+
+
+def test_a_hash_collision_is_detected(tmp_path, xp, monkeypatch):
+    monkeypatch.setattr(ingest, "_MODULI", ((7, 3), (5, 2)))          # 35 keys: words must collide
+    path = tmp_path / "words.txt"
+    path.write_text(" ".join(f"w{i}" for i in range(100)))
+    with pytest.raises(Unsupported, match="two words share a hash"):
+        count_and_encode(xp, read_bytes(path), 1)
+
+
+def test_errors_as_vocab_build(tmp_path, xp):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b" \n\t\n")
+    with pytest.raises(ValueError, match="e.txt: the corpus has no tokens"):
+        count_and_encode(xp, read_bytes(path), 1, source="e.txt")
+    path.write_bytes(b"a b c a b a")
+    with pytest.raises(ValueError, match=r"no tokens left after min_count=4 \(largest count is 3\)"):
+        count_and_encode(xp, read_bytes(path), 4)
+
+
+def test_read_bytes_limit(tmp_path):
+    path = tmp_path / "ten.txt"
+    path.write_bytes(b"0123456789")
+    assert read_bytes(path, limit=10).tobytes() == b"0123456789"
+    with pytest.raises(Unsupported, match="longer than 9 bytes"):
+        read_bytes(path, limit=9)
+
+
+def test_powers_by_doubling():
+    for n in (1, 2, 3, 17, 64, 1000):
+        assert ingest._powers(1_000_003, 2_147_483_647, n).tolist() == \
+            [pow(1_000_003, i, 2_147_483_647) for i in range(n)]
