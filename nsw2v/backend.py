@@ -155,23 +155,34 @@ def make_rng(xp: ModuleType, seed: Optional[int] = None):
     return xp.random.default_rng(seed)
 
 
-def scatter_add(table: Any, ids: Any, values: Any) -> None:
+def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, weights: Any = None) -> None:
     """``table[ids] += values`` with repeated ids summed, in place, deterministically.
+
+    With ``cap``, a row hit ``n > cap`` times gets ``cap / n`` of its summed
+    update; ``weights`` (default 1) says how many hits each entry counts for
+    (see ``steps.CappedScatter``).
 
     NumPy: the rows are flattened into one 1-D ``np.add.at`` over
     ``table.ravel()``, which takes NumPy's fast path for 1-D ``ufunc.at``
     (NumPy >= 1.25): about 4x faster than sorting the ids and reducing runs
-    with ``np.add.reduceat``, and 8x faster than a 2-D ``np.add.at``.
-    CuPy: ``cupy.add.at`` adds floats atomically in an order that changes
-    from run to run, so float tables go through :func:`segment_scatter_add`
-    instead (the same seed then gives the same vectors); integer tables, whose
+    with ``np.add.reduceat``, and 8x faster than a 2-D ``np.add.at``; the
+    cap's hit counts are one ``bincount``.
+    CuPy: ``cupy.add.at`` adds floats atomically in an order that changes from
+    run to run, so float tables sort the ids and one kernel
+    (:data:`_SORTED_SCATTER`) sums each run of equal ids in a fixed order, counts
+    its hits, scales it and adds it to its row: each row has one writer, no
+    atomics, and the same seed gives the same vectors. Integer tables, whose
     sums do not depend on the order, use ``cupy.add.at``.
     """
     if isinstance(table, np.ndarray):
         ids = np.asarray(ids).ravel()
-        values = np.asarray(values, dtype=table.dtype)
+        values = np.asarray(values, dtype=table.dtype).reshape((ids.size,) + table.shape[1:])
+        if cap is not None:
+            n = row_hits(np, ids, weights, table.shape[0])
+            scale = np.minimum(1.0, cap / np.maximum(n, 1)).astype(table.dtype)
+            values = values * scale.reshape((-1,) + (1,) * (values.ndim - 1))
         if table.ndim == 1 or not table.flags.c_contiguous:
-            np.add.at(table, ids, values.reshape((ids.size,) + table.shape[1:]))
+            np.add.at(table, ids, values)
             return
         row = int(np.prod(table.shape[1:]))
         flat = (ids.astype(np.int64)[:, None] * row + np.arange(row, dtype=np.int64)).ravel()
@@ -179,34 +190,77 @@ def scatter_add(table: Any, ids: Any, values: Any) -> None:
         return
     xp = get_array_module(table)
     ids = ids.ravel()
-    values = values.reshape((ids.size,) + table.shape[1:]).astype(table.dtype, copy=False)
-    if np.issubdtype(table.dtype, np.integer):
-        xp.add.at(table, ids, values)
-    else:
-        segment_scatter_add(xp, table, ids, values)
-
-
-def segment_scatter_add(xp: ModuleType, table: Any, ids: Any, values: Any) -> None:
-    """Deterministic ``table[ids] += values``: sort the ids, sum each run, one non-zero add per row.
-
-    A run's sum is the difference of two entries of one float64 running sum
-    (the error is about 1e-16 of the running total, far below float32
-    resolution); run bounds come from ``searchsorted`` on the sorted ids.
-    Every entry but the last of each run then adds exactly zero, so the
-    atomic adds of ``xp.add.at`` give the same result in any order, and no
-    step waits for the device (nothing depends on the number of runs).
-    Written over ``xp``; CuPy uses it, and the tests check it on NumPy too.
-    """
-    n = ids.size
+    n = int(ids.size)
     if n == 0:
         return
-    ids = ids.ravel()
+    if np.issubdtype(table.dtype, np.integer) or table.dtype not in (np.float32, np.float64) \
+            or not table.flags.c_contiguous:
+        if cap is not None:
+            raise ValueError("a capped scatter needs a C-contiguous float32 or float64 table")
+        xp.add.at(table, ids, values.reshape((n,) + table.shape[1:]).astype(table.dtype, copy=False))
+        return
+    dim = int(np.prod(table.shape[1:]))
+    values = xp.ascontiguousarray(values.reshape(n, dim), dtype=table.dtype)
+    weights = xp.ones(1, dtype=xp.float64) if weights is None else \
+        xp.ascontiguousarray(weights.ravel(), dtype=xp.float64)
+    ids = ids.astype(xp.int64, copy=False)
     order = xp.argsort(ids)
-    sorted_ids = ids[order]
-    running = xp.cumsum(values.reshape((n, -1))[order].astype(xp.float64), axis=0)      # (N, D)
-    first = xp.searchsorted(sorted_ids, sorted_ids, side="left")
-    last = xp.searchsorted(sorted_ids, sorted_ids, side="right") - 1
-    before = running[xp.maximum(first - 1, 0)] * (first > 0)[:, None]                 # sum before the run
-    is_last = (xp.arange(n) == last)[:, None]
-    sums = xp.where(is_last, running - before, 0.0).astype(table.dtype)
-    xp.add.at(table, sorted_ids, sums.reshape((n,) + table.shape[1:]))
+    sorted_ids = xp.ascontiguousarray(ids[order])
+    threads = n * dim
+    kernel = _sorted_scatter_kernel(table.dtype)
+    kernel(((threads + 255) // 256,), (256,),
+           (sorted_ids, order, values, weights, np.int32(weights.size > 1), table,
+            np.int64(n), np.int64(dim), np.float64(0.0 if cap is None else cap)))
+
+
+def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
+    """For each entry of ``ids`` (1-D), the hits its row gets from all entries (float64).
+
+    One ``bincount`` over the rows, or a sort-based count when the table is
+    much larger than the step (the bincount would be mostly zeros).
+    """
+    if weights is not None:
+        weights = weights.ravel().astype(xp.float64)
+    if vocab_size <= 32 * ids.shape[0]:
+        return xp.bincount(ids, weights, minlength=vocab_size)[ids]
+    _, inverse, counts = xp.unique(ids, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    if weights is not None:
+        counts = xp.bincount(inverse, weights, minlength=counts.shape[0])
+    return counts[inverse]
+
+
+# One thread per (entry, column) of the sorted entries; the thread of a run's last entry
+# sums the run's values for its column from last to first (a fixed order), counts the
+# run's hits, applies the cap and adds the sum to the table: one writer per element.
+_SORTED_SCATTER = r"""
+extern "C" __global__ void sorted_scatter_T(
+        const long long* sorted_ids, const long long* order, const T* values, const double* weights,
+        const int weighted, T* table, const long long n, const long long dim, const double cap) {
+    long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (tid >= n * dim) return;
+    long long i = tid / dim, d = tid % dim;
+    long long id = sorted_ids[i];
+    if (i + 1 < n && sorted_ids[i + 1] == id) return;
+    T sum = 0;
+    double hits = 0;
+    for (long long j = i; j >= 0 && sorted_ids[j] == id; --j) {
+        long long e = order[j];
+        sum += values[e * dim + d];
+        hits += weighted ? weights[e] : 1.0;
+    }
+    if (cap > 0 && hits > cap) sum *= (T)(cap / hits);
+    table[id * dim + d] += sum;
+}
+"""
+_kernels: dict = {}
+
+
+def _sorted_scatter_kernel(dtype: Any):
+    name = np.dtype(dtype).name                              # float32 / float64
+    if name not in _kernels:
+        ctype = {"float32": "float", "float64": "double"}[name]
+        source = _SORTED_SCATTER.replace("sorted_scatter_T", f"sorted_scatter_{name}").replace("const T*", f"const {ctype}*") \
+            .replace("T* table", f"{ctype}* table").replace("T sum", f"{ctype} sum").replace("(T)", f"({ctype})")
+        _kernels[name] = _import_cupy().RawKernel(source, f"sorted_scatter_{name}")
+    return _kernels[name]

@@ -27,12 +27,10 @@ class CappedScatter:
     centers and more) the summed step overshoots and training diverges. Rows
     hit at most ``cap`` times (all rare words) keep their exact sum.
 
-    Hits are counted per step with one ``bincount`` over the vocabulary (a
-    sort-based count instead when the vocabulary is much larger than the
-    step). ``weights`` says how many updates an entry stands for (in
-    skip-gram, an output row's entry sums the updates of all the center's
-    context words). With ``cap=None`` this is a plain
-    :func:`~nsw2v.backend.scatter_add`. ``values`` is not modified.
+    Hits are counted per step (``backend.row_hits``); ``weights`` says how
+    many updates an entry stands for (in skip-gram, an output row's entry sums
+    the updates of all the center's context words). With ``cap=None`` this is a
+    plain :func:`~nsw2v.backend.scatter_add`. ``values`` is not modified.
     """
 
     def __init__(self, vocab_size: int, cap: Optional[int], xp: Any = None):
@@ -41,26 +39,8 @@ class CappedScatter:
         self.cap = cap
         self.vocab_size = vocab_size
 
-    def hits(self, xp: Any, ids: Any, weights: Any = None) -> Any:
-        """For each entry of ``ids`` (1-D), the updates its row gets in this step (float)."""
-        if weights is not None:
-            weights = weights.ravel().astype(xp.float64)
-        if self.vocab_size <= 32 * ids.shape[0]:
-            return xp.bincount(ids, weights, minlength=self.vocab_size)[ids]
-        _, inverse, counts = xp.unique(ids, return_inverse=True, return_counts=True)
-        if weights is not None:
-            counts = xp.bincount(inverse.ravel(), weights, minlength=counts.shape[0])
-        return counts[inverse.ravel()]
-
     def __call__(self, table: Any, ids: Any, values: Any, weights: Any = None) -> None:
-        if self.cap is None:
-            backend.scatter_add(table, ids, values)
-            return
-        xp = backend.get_array_module(table)
-        ids = ids.ravel()
-        n = self.hits(xp, ids, weights)
-        scale = xp.minimum(1.0, self.cap / xp.maximum(n, 1)).astype(table.dtype)
-        backend.scatter_add(table, ids, values.reshape((ids.shape[0], -1)) * scale[:, None])
+        backend.scatter_add(table, ids, values, cap=self.cap, weights=None if self.cap is None else weights)
 
 
 _EXACT = CappedScatter(0, None, None)
