@@ -264,3 +264,77 @@ def _sorted_scatter_kernel(dtype: Any):
             .replace("T* table", f"{ctype}* table").replace("T sum", f"{ctype} sum").replace("(T)", f"({ctype})")
         _kernels[name] = _import_cupy().RawKernel(source, f"sorted_scatter_{name}")
     return _kernels[name]
+
+
+# The CBOW step's scores and gradients, one thread per center (tests/test_kernels.py runs this
+# source on the CPU against the NumPy step): h = mean of the real context rows; for the
+# center (label 1) and each negative (label 0): s = h . W_out[id], loss += -log sigma(+-s),
+# g = lr (label - sigma(s)) (0 for a negative equal to the center with skip_hits);
+# d_out[k] = g h and dh = sum_k g W_out[id], all read before any table is updated.
+_CBOW_NS = r"""
+extern "C" __global__ void cbow_ns(
+        const float* W_in, const float* W_out, const long long* contexts, const unsigned char* mask,
+        const long long* centers, const long long* negatives, const long long B, const long long C,
+        const long long K, const long long H, const float lr, const int skip_hits,
+        float* h, float* dh, float* d_out, float* loss) {
+    long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= B) return;
+    float* hb = h + b * H;
+    float* dhb = dh + b * H;
+    float count = 0.0f;
+    for (long long d = 0; d < H; ++d) { hb[d] = 0.0f; dhb[d] = 0.0f; }
+    for (long long c = 0; c < C; ++c) {
+        if (!mask[b * C + c]) continue;
+        count += 1.0f;
+        const float* row = W_in + contexts[b * C + c] * H;
+        for (long long d = 0; d < H; ++d) hb[d] += row[d];
+    }
+    for (long long d = 0; d < H; ++d) hb[d] /= count;
+    const long long center = centers[b];
+    float total = 0.0f;
+    for (long long k = 0; k <= K; ++k) {
+        const long long id = k == 0 ? center : negatives[b * K + k - 1];
+        const float* row = W_out + id * H;
+        float s = 0.0f;
+        for (long long d = 0; d < H; ++d) s += hb[d] * row[d];
+        const float keep = (k > 0 && skip_hits && id == center) ? 0.0f : 1.0f;
+        const float z = k == 0 ? s : -s;
+        total += keep * (fmaxf(-z, 0.0f) + log1pf(expf(-fabsf(z))));
+        const float g = keep * lr * (k == 0 ? 1.0f : -1.0f) / (1.0f + expf(z));
+        float* out = d_out + (b * (K + 1) + k) * H;
+        for (long long d = 0; d < H; ++d) {
+            out[d] = g * hb[d];
+            dhb[d] += g * row[d];
+        }
+    }
+    loss[b] = total;
+}
+"""
+
+
+def fused_cbow(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any, lr: float,
+               skip_hits: bool) -> Optional[tuple]:
+    """CBOW's scores and gradients in one CuPy kernel: ``(dh (B, H), d_out (B, 1+K, H), loss (B,))``.
+
+    ``None`` where there is no such kernel (NumPy, or tables that are not
+    C-contiguous float32): the caller then computes the same with array
+    operations (``steps._ns_update``).
+    """
+    if isinstance(W_in, np.ndarray) or W_in.dtype != np.float32 or W_out.dtype != np.float32 \
+            or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous):
+        return None
+    xp = get_array_module(W_in)
+    B, C = (int(n) for n in contexts.shape)
+    K, H = int(negatives.shape[1]), int(W_in.shape[1])
+    if "cbow_ns" not in _kernels:
+        _kernels["cbow_ns"] = _import_cupy().RawKernel(_CBOW_NS, "cbow_ns")
+    h = xp.empty((B, H), dtype=xp.float32)
+    dh = xp.empty((B, H), dtype=xp.float32)
+    d_out = xp.empty((B, K + 1, H), dtype=xp.float32)
+    loss = xp.empty(B, dtype=xp.float32)
+    as64 = lambda a: xp.ascontiguousarray(a, dtype=xp.int64)          # noqa: E731
+    _kernels["cbow_ns"](((B + 127) // 128,), (128,),
+                        (W_in, W_out, as64(contexts), xp.ascontiguousarray(mask, dtype=xp.uint8), as64(centers),
+                         as64(negatives), np.int64(B), np.int64(C), np.int64(K), np.int64(H), np.float32(lr),
+                         np.int32(bool(skip_hits)), h, dh, d_out, loss))
+    return dh, d_out, loss

@@ -95,6 +95,13 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     """
     scatter = scatter or _EXACT
     xp = backend.get_array_module(W_in)
+    fused = backend.fused_cbow(W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
+    if fused is not None:                                               # CuPy: the same math in one kernel
+        dh, d_out, loss = fused
+        scatter(W_out, xp.concatenate([centers[:, None], negatives], axis=1), d_out)
+        # every slot, padding included, with zero updates and zero hits on padding: no sync to compact
+        scatter(W_in, contexts, dh[:, None, :] * mask[:, :, None], mask)
+        return loss.sum()
     weight = mask.astype(W_in.dtype)[:, None, :]                        # (B, 1, C)
     h = weight @ W_in[contexts] / weight.sum(axis=2, keepdims=True)      # (B, 1, H): one input per center
     dh, loss = _ns_update(W_out, h, centers, negatives, None, lr, skip_hits, scatter)
