@@ -6,13 +6,14 @@
 Phases, each timed on its own (same settings as the peers' comparison, CBOW unless
 ``--sg 1``):
 
-- ``vocab``: one counting pass over the corpus (``Vocab.build``);
-- ``encode``: one pass of ``Vocab.iter_chunks`` (tokens to ids, no training);
+- ``read``: ``Word2Vec.build_vocab``: one pass that counts and keeps the corpus
+  encoded (on CuPy the file is tokenised on the device, ``nsw2v.ingest``);
 - ``plan`` and ``steps`` on the first ``--chunks`` chunks: subsampling and windows,
   then the training steps alone, with the device synchronised after each phase;
 - ``train``: one whole epoch of ``Word2Vec.train`` (its reader thread overlaps
   encoding with the steps), then the functions that took the most time in it
   (``cProfile``; on CuPy this is host time, the device work is asynchronous).
+  The epoch trains on the kept encoding, as ``Word2Vec(corpus_file=...)`` does.
 """
 from __future__ import annotations
 
@@ -38,7 +39,6 @@ def main(argv=None) -> None:
 
     from nsw2v import Word2Vec, backend
     from nsw2v.corpus import LineSentence
-    from nsw2v.vocab import Vocab
     from nsw2v.word2vec import _Accumulator, _Job, _mix, _plan_chunk
 
     xp = backend.resolve_xp(args.xp)
@@ -55,17 +55,14 @@ def main(argv=None) -> None:
         print(f"{name:28s} {seconds:8.3f} s", flush=True)
         return out, seconds
 
-    corpus = LineSentence(path)
-    vocab, t_vocab = timed("vocab (count pass)", lambda: Vocab.build(corpus, min_count=5))
-    _, t_encode = timed("encode (one pass)", lambda: sum(len(ids) for ids, _ in vocab.iter_chunks(corpus)))
-
     model = Word2Vec(sg=args.sg, epochs=1, batch_size=args.batch_size, xp=xp, verbose=False)
-    model.vocab = vocab
-    rng = backend.make_rng(xp, 1)
-    model.W_in = ((rng.random((len(vocab), 100), dtype=xp.float32) - 0.5) / 100).astype(xp.float32)
-    model.W_out = xp.zeros((len(vocab), 100), dtype=xp.float32)
+    _, t_vocab = timed("read: count + encode", lambda: model.build_vocab(corpus_file=path))
+    vocab = model.vocab
+    if model._encoded is not None:
+        chunks = model._encoded[1].iter_chunks(model.chunk_words)
+    else:
+        chunks = vocab.iter_chunks(LineSentence(path), model.chunk_words)
     job = _Job(model, vocab.total_words, model.alpha, model.min_alpha)
-    chunks = vocab.iter_chunks(corpus)
     t_plan = t_steps = 0.0
     words = steps = 0
     for number in range(args.chunks):
@@ -86,7 +83,7 @@ def main(argv=None) -> None:
         t_steps += seconds
         words += len(ids)
         steps += len(plan.bounds) - 1
-    print(f"\nper 1M words: encode {t_encode / vocab.total_words * 1e6:.3f} s, plan {t_plan / words * 1e6:.3f} s, "
+    print(f"\nper 1M words: read {t_vocab / vocab.total_words * 1e6:.3f} s, plan {t_plan / words * 1e6:.3f} s, "
           f"steps {t_steps / words * 1e6:.3f} s ({t_steps / steps * 1e3:.2f} ms per step of "
           f"{model.batch_size} centers); steps alone: {words / t_steps / 1e6:.2f}M words/s\n")
 
