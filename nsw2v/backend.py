@@ -168,19 +168,18 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     with ``np.add.reduceat``, and 8x faster than a 2-D ``np.add.at``; the
     cap's hit counts are one ``bincount``.
     CuPy: ``cupy.add.at`` adds floats atomically in an order that changes from
-    run to run, so float tables sort the ids and one kernel
-    (:data:`_SORTED_SCATTER`) sums each run of equal ids in a fixed order, counts
-    its hits, scales it and adds it to its row: each row has one writer, no
-    atomics, and the same seed gives the same vectors. Integer tables, whose
-    sums do not depend on the order, use ``cupy.add.at``.
+    run to run, so float tables go through :func:`segment_scatter_add` (the
+    same seed then gives the same vectors); with ``NSW2V_FAST_GPU=1``, one
+    kernel (:data:`_SORTED_SCATTER`) instead sums each run of equal ids in a
+    fixed order, counts its hits, caps and adds it to its row: one writer per
+    row, no atomics. Integer tables, whose sums do not depend on the order,
+    use ``cupy.add.at``.
     """
     if isinstance(table, np.ndarray):
         ids = np.asarray(ids).ravel()
         values = np.asarray(values, dtype=table.dtype).reshape((ids.size,) + table.shape[1:])
         if cap is not None:
-            n = row_hits(np, ids, weights, table.shape[0])
-            scale = np.minimum(1.0, cap / np.maximum(n, 1)).astype(table.dtype)
-            values = values * scale.reshape((-1,) + (1,) * (values.ndim - 1))
+            values = values * _cap_scale(np, table, ids, weights, cap)
         if table.ndim == 1 or not table.flags.c_contiguous:
             np.add.at(table, ids, values)
             return
@@ -193,24 +192,73 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     n = int(ids.size)
     if n == 0:
         return
-    if np.issubdtype(table.dtype, np.integer) or table.dtype not in (np.float32, np.float64) \
-            or not table.flags.c_contiguous:
-        if cap is not None:
-            raise ValueError("a capped scatter needs a C-contiguous float32 or float64 table")
-        xp.add.at(table, ids, values.reshape((n,) + table.shape[1:]).astype(table.dtype, copy=False))
+    floats = table.dtype in (np.float32, np.float64)
+    if floats and table.flags.c_contiguous and fast_gpu():
+        dim = int(np.prod(table.shape[1:]))
+        values = xp.ascontiguousarray(values.reshape(n, dim), dtype=table.dtype)
+        weighted = cap is not None and weights is not None
+        weights = xp.ascontiguousarray(weights.ravel(), dtype=xp.float64) if weighted else xp.ones(1, xp.float64)
+        ids = ids.astype(xp.int64, copy=False)
+        order = xp.argsort(ids)
+        sorted_ids = xp.ascontiguousarray(ids[order])
+        _sorted_scatter_kernel(table.dtype)(
+            ((n * dim + 255) // 256,), (256,),
+            (sorted_ids, order, values, weights, np.int32(weighted), table, np.int64(n), np.int64(dim),
+             np.float64(0.0 if cap is None else cap)))
         return
-    dim = int(np.prod(table.shape[1:]))
-    values = xp.ascontiguousarray(values.reshape(n, dim), dtype=table.dtype)
-    weights = xp.ones(1, dtype=xp.float64) if weights is None else \
-        xp.ascontiguousarray(weights.ravel(), dtype=xp.float64)
-    ids = ids.astype(xp.int64, copy=False)
+    values = values.reshape((n,) + table.shape[1:]).astype(table.dtype, copy=False)
+    if cap is not None:
+        values = values * _cap_scale(xp, table, ids, weights, cap)
+    if floats:
+        segment_scatter_add(xp, table, ids, values)
+    else:
+        xp.add.at(table, ids, values)
+
+
+def _cap_scale(xp: ModuleType, table: Any, ids: Any, weights: Any, cap: float) -> Any:
+    """Each entry's factor ``min(1, cap / hits of its row)``, shaped to multiply its values."""
+    n = row_hits(xp, ids, weights, table.shape[0])
+    scale = xp.minimum(1.0, cap / xp.maximum(n, 1)).astype(table.dtype)
+    return scale.reshape((-1,) + (1,) * (table.ndim - 1))
+
+
+def fast_gpu() -> bool:
+    """Whether ``NSW2V_FAST_GPU=1`` turns on the GPU paths not yet measured on a GPU.
+
+    They are: the device reader (``nsw2v.ingest``), the fused CBOW kernel
+    (:func:`fused_cbow`) and the sorted-run scatter kernel. Their logic is
+    tested on the CPU (the kernels' CUDA source compiled for the CPU, the
+    reader on NumPy); until a GPU session has run the test suite and the
+    benchmarks with them, CuPy keeps the array code measured on an H200.
+    """
+    return os.environ.get("NSW2V_FAST_GPU", "").strip().lower() in _TRUE
+
+
+def segment_scatter_add(xp: ModuleType, table: Any, ids: Any, values: Any) -> None:
+    """Deterministic ``table[ids] += values``: sort the ids, sum each run, one non-zero add per row.
+
+    A run's sum is the difference of two entries of one float64 running sum
+    (the error is about 1e-16 of the running total, far below float32
+    resolution); run bounds come from ``searchsorted`` on the sorted ids.
+    Every entry but the last of each run then adds exactly zero, so the
+    atomic adds of ``xp.add.at`` give the same result in any order, and no
+    step waits for the device (nothing depends on the number of runs).
+    Written over ``xp``; CuPy uses it (unless ``NSW2V_FAST_GPU=1``), and the
+    tests check it on NumPy too.
+    """
+    n = ids.size
+    if n == 0:
+        return
+    ids = ids.ravel()
     order = xp.argsort(ids)
-    sorted_ids = xp.ascontiguousarray(ids[order])
-    threads = n * dim
-    kernel = _sorted_scatter_kernel(table.dtype)
-    kernel(((threads + 255) // 256,), (256,),
-           (sorted_ids, order, values, weights, np.int32(weights.size > 1), table,
-            np.int64(n), np.int64(dim), np.float64(0.0 if cap is None else cap)))
+    sorted_ids = ids[order]
+    running = xp.cumsum(values.reshape((n, -1))[order].astype(xp.float64), axis=0)      # (N, D)
+    first = xp.searchsorted(sorted_ids, sorted_ids, side="left")
+    last = xp.searchsorted(sorted_ids, sorted_ids, side="right") - 1
+    before = running[xp.maximum(first - 1, 0)] * (first > 0)[:, None]                 # sum before the run
+    is_last = (xp.arange(n) == last)[:, None]
+    sums = xp.where(is_last, running - before, 0.0).astype(table.dtype)
+    xp.add.at(table, sorted_ids, sums.reshape((n,) + table.shape[1:]))
 
 
 def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
@@ -316,12 +364,12 @@ def fused_cbow(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, ne
                skip_hits: bool) -> Optional[tuple]:
     """CBOW's scores and gradients in one CuPy kernel: ``(dh (B, H), d_out (B, 1+K, H), loss (B,))``.
 
-    ``None`` where there is no such kernel (NumPy, or tables that are not
-    C-contiguous float32): the caller then computes the same with array
-    operations (``steps._ns_update``).
+    ``None`` where there is no such kernel (NumPy, tables that are not
+    C-contiguous float32, or :func:`fast_gpu` off): the caller then computes
+    the same with array operations (``steps._ns_update``).
     """
-    if isinstance(W_in, np.ndarray) or W_in.dtype != np.float32 or W_out.dtype != np.float32 \
-            or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous):
+    if isinstance(W_in, np.ndarray) or not fast_gpu() or W_in.dtype != np.float32 \
+            or W_out.dtype != np.float32 or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous):
         return None
     xp = get_array_module(W_in)
     B, C = (int(n) for n in contexts.shape)

@@ -40,8 +40,9 @@ from .vectors import WordVectors, atomic_write
 from .vocab import Vocab
 
 DEFAULT_BATCH = {"numpy": 256, "cupy": 16384}
-# Where corpus_file is tokenised with array operations (nsw2v.ingest); on NumPy the Python reader is faster.
-_ARRAY_READER = {"numpy": False, "cupy": True}
+# Where corpus_file is tokenised with array operations (nsw2v.ingest): on CuPy with NSW2V_FAST_GPU=1
+# (None: ask backend.fast_gpu()); on NumPy the Python reader is faster.
+_ARRAY_READER = {"numpy": False, "cupy": None}
 # Longest text (bytes) tokenised that way at once; longer files are read token by token.
 _DEVICE_TEXT_LIMIT = 1 << 30
 
@@ -193,10 +194,11 @@ class Word2Vec:
         self._wv = None
 
     def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str):
-        """On CuPy the whole file is tokenised, counted and encoded on the device (``nsw2v.ingest``);
-        text it cannot read exactly as ``LineSentence`` does, and NumPy (where the Python reader is
-        faster), go through ``Vocab.build_encoded``."""
-        if _ARRAY_READER.get(self.xp.__name__, False):
+        """With ``NSW2V_FAST_GPU=1`` on CuPy the whole file is tokenised, counted and encoded on the
+        device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
+        does, ``Vocab.build_encoded`` reads it token by token."""
+        use = _ARRAY_READER.get(self.xp.__name__, False)
+        if use or (use is None and backend.fast_gpu()):
             try:
                 return ingest.count_and_encode(self.xp, ingest.read_bytes(corpus_file, _DEVICE_TEXT_LIMIT),
                                                self.min_count, self.max_sentence_length, source)

@@ -41,10 +41,13 @@ def test_scatter_add_sums_duplicates(xp):
     np.testing.assert_allclose(backend.to_numpy(table), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("fast", ["0", "1"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("cap", [None, 3])
-def test_scatter_add_matches_float64_sums_and_repeats_exactly(xp, dtype, cap):
-    """Against a float64 reference; bit for bit the same twice (on CuPy: sorted runs, one writer per row)."""
+def test_scatter_add_matches_float64_sums_and_repeats_exactly(xp, dtype, cap, fast, monkeypatch):
+    """Against a float64 reference; bit for bit the same twice (CuPy: sorted segment sums, or with
+    NSW2V_FAST_GPU=1 the sorted-run kernel; NumPy ignores the switch)."""
+    monkeypatch.setenv("NSW2V_FAST_GPU", fast)
     rng = np.random.default_rng(1)
     ids = rng.integers(0, 50, size=3000)
     ids[:500] = 7
@@ -63,6 +66,28 @@ def test_scatter_add_matches_float64_sums_and_repeats_exactly(xp, dtype, cap):
         runs.append(backend.to_numpy(table))
     np.testing.assert_allclose(runs[0], expected, rtol=1e-5, atol=1e-4 if dtype == "float32" else 1e-10)
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_segment_scatter_add_matches_add_at_and_repeats_exactly(xp):
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, 50, size=3000)
+    ids[:500] = 7
+    values = rng.standard_normal((3000, 3)).astype(np.float32)
+    expected = np.zeros((60, 3), np.float64)
+    np.add.at(expected, ids, values.astype(np.float64))
+    runs = []
+    for _ in range(2):
+        table = xp.zeros((60, 3), dtype=xp.float32)
+        backend.segment_scatter_add(xp, table, xp.asarray(ids), xp.asarray(values))
+        runs.append(backend.to_numpy(table))
+    np.testing.assert_allclose(runs[0], expected, rtol=1e-6, atol=1e-5)
+    np.testing.assert_array_equal(runs[0], runs[1])          # bit for bit: the order of sums is fixed
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("yes", True), ("0", False), ("", False)])
+def test_fast_gpu_switch(monkeypatch, value, on):
+    monkeypatch.setenv("NSW2V_FAST_GPU", value)
+    assert backend.fast_gpu() is on
 
 
 def test_seeded_rng_repeats(xp):

@@ -138,7 +138,8 @@ def test_scatter_kernel_source_on_the_cpu(cpu_kernels, cap, weighted):
 
 
 @pytest.mark.gpu
-def test_fused_cbow_step_on_the_gpu_equals_numpy(xp):
+def test_fused_cbow_step_on_the_gpu_equals_numpy(xp, monkeypatch):
+    monkeypatch.setenv("NSW2V_FAST_GPU", "1")
     if not backend.is_cupy(xp):
         assert backend.fused_cbow(*[np.zeros((2, 2), np.float32)] * 2, None, None, None, None, 0.1, False) is None
         return

@@ -144,7 +144,9 @@ def test_array_reader_trains_as_the_token_reader(tmp_path, xp, monkeypatch):
     np.testing.assert_array_equal(arrays.wv.vectors, tokens.wv.vectors)
 
 
-def test_same_seed_same_vectors_and_other_seed_differs(xp):
+@pytest.mark.parametrize("fast", ["0", "1"])
+def test_same_seed_same_vectors_and_other_seed_differs(xp, fast, monkeypatch):
+    monkeypatch.setenv("NSW2V_FAST_GPU", fast)                     # CuPy: array code, or the kernels
     kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp=xp, verbose=False)
     a = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
     b = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
