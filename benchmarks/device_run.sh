@@ -34,16 +34,21 @@ part() {  # part NAME CAP COMMAND...: run with min(CAP, time left); its output g
   | tee -a "$OUT/summary.txt"
 # In order of what matters most, so a short budget drops the least important parts.
 part tests 150 python3 -m pytest -q -p no:cacheprovider tests
+# The paths behind NSW2V_FAST_GPU=1 (device reader, fused CBOW kernel, sorted-run scatter), checked and timed
+part tests_fast 90 env NSW2V_FAST_GPU=1 python3 -m pytest -q -p no:cacheprovider tests/test_kernels.py \
+    tests/test_ingest.py tests/test_backend.py tests/test_steps.py tests/test_word2vec.py
 part e2e_cbow 45 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v --json "$OUT/e2e_cbow.json"
-part profile 60 python3 benchmarks/profile_train.py --corpus "$CORPUS" --xp "$XP" --chunks 2
+part e2e_fast 45 env NSW2V_FAST_GPU=1 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v \
+    --json "$OUT/e2e_fast.json"
+part profile_fast 60 env NSW2V_FAST_GPU=1 python3 benchmarks/profile_train.py --corpus "$CORPUS" --xp "$XP" --chunks 2
 part cbow_batched 80 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
     --batch-sizes 4096,16384,65536 --json "$OUT/cbow_batched.json"
 part sg_batched 45 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --sg 1 --paths batched \
     --batch-sizes 16384 --json "$OUT/sg_batched.json"
-part cbow_5epochs 60 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
-    --batch-sizes 16384 --epochs 5 --json "$OUT/cbow_5epochs.json"
-part cbow_exclusion 35 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths exclusion \
-    --batch-sizes 16384 --json "$OUT/cbow_exclusion.json"
 part bench 60 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_sampler.py benchmarks/bench_step.py \
     --benchmark-only --benchmark-min-rounds=3 --benchmark-max-time=0.5 --benchmark-json "$OUT/bench.json"
+part cbow_5epochs 60 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
+    --batch-sizes 16384 --epochs 5
+part cbow_exclusion 35 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths exclusion \
+    --batch-sizes 16384
 echo "total $SECONDS s" | tee -a "$OUT/summary.txt"

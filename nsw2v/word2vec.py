@@ -252,7 +252,7 @@ class Word2Vec:
                     chunks = self.vocab.iter_chunks(corpus, chunk_words)
                 if pool is None:
                     for number, (ids_host, sid_host) in enumerate(_prefetch(chunks)):
-                        lr = job.train_chunk(number, ids_host, sid_host, done, acc, report)
+                        lr = job.train_chunk(self.epochs_trained, number, ids_host, sid_host, done, acc, report)
                         done += len(ids_host)
                         self._flush(acc, done, lr)
                 else:
@@ -409,12 +409,12 @@ class _Job:
         """Give a worker process its own sampler stream."""
         self.sampler.rng = backend.make_rng(self.model.xp, _mix(self.model.seed + 7, self.epoch0, worker))
 
-    def train_chunk(self, number: int, ids_host: np.ndarray, sid_host: np.ndarray, done: int,
+    def train_chunk(self, epoch: int, number: int, ids_host: np.ndarray, sid_host: np.ndarray, done: int,
                     acc: "_Accumulator", report: Optional[Callable] = None) -> float:
         """Train on one chunk whose first word is word ``done`` of this call; return the last lr."""
         model, xp = self.model, self.model.xp
         raw_n = len(ids_host)
-        rng = backend.make_rng(xp, _mix(self.seed, model.epochs_trained, number))
+        rng = backend.make_rng(xp, _mix(self.seed, epoch, number))
         plan = _plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.offsets,
                            model.batch_size)
         n_steps = len(plan.bounds) - 1
@@ -492,7 +492,7 @@ class _Pool:
         for number, (ids_host, sid_host) in enumerate(chunks):
             while True:
                 try:
-                    self.tasks.put((number, ids_host, sid_host, done + self.words), timeout=0.2)
+                    self.tasks.put((self.model.epochs_trained, number, ids_host, sid_host, done + self.words), timeout=0.2)
                     break
                 except queue.Full:
                     yield from self._drain(block=False)
@@ -545,9 +545,9 @@ def _work(job: _Job, worker: int, tasks: Any, results: Any) -> None:
             task = tasks.get()
             if task is None:
                 return
-            number, ids_host, sid_host, done = task
+            epoch, number, ids_host, sid_host, done = task
             acc = _Accumulator()
-            lr = job.train_chunk(number, ids_host, sid_host, done, acc)
+            lr = job.train_chunk(epoch, number, ids_host, sid_host, done, acc)
             results.put((backend.to_float(acc.loss), int(backend.to_float(acc.examples)), done + len(ids_host), lr))
     except KeyboardInterrupt:
         return

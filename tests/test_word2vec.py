@@ -229,6 +229,29 @@ def test_prefetch_keeps_order_and_passes_errors_on():
     assert list(_prefetch(iter(range(50)))) == list(range(50))
 
 
+def test_a_worker_draws_new_windows_and_subsampling_each_epoch(monkeypatch):
+    """A training process is forked once per train() call: the epoch comes with each chunk."""
+    import queue
+    import nsw2v.word2vec as w2v
+    model = Word2Vec(SENTENCES, vector_size=4, window=2, min_count=1, epochs=1, xp="numpy", verbose=False)
+    job = w2v._Job(model, 10 * model.vocab.total_words, 0.05, 0.0001)
+    first_draws = []
+    real = w2v._plan_chunk
+
+    def plan_chunk(xp, rng, *args):
+        first_draws.append(rng.bit_generator.state["state"]["state"])      # the chunk's seeded start
+        return real(xp, rng, *args)
+    monkeypatch.setattr(w2v, "_plan_chunk", plan_chunk)
+    ids, sid = next(iter(model.vocab.iter_chunks(SENTENCES)))
+    tasks, results = queue.Queue(), queue.Queue()
+    for epoch in (1, 2, 2):
+        tasks.put((epoch, 0, ids, sid, 0))
+    tasks.put(None)
+    w2v._work(job, 0, tasks, results)
+    assert results.qsize() == 3
+    assert first_draws[0] != first_draws[1] and first_draws[1] == first_draws[2]
+
+
 def test_two_training_processes_train_every_word():
     corpus = SENTENCES * 40
     kw = dict(vector_size=8, window=2, min_count=1, epochs=2, sample=0, xp="numpy", verbose=False, chunk_words=200)
