@@ -602,18 +602,25 @@ def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any
     plan.bounds = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
     window = int(offsets.shape[0]) // 2
     shrink = rng.integers(0, window, size=order.shape[0], dtype=xp.int32)   # the C tool's b
-    cpos = order[:, None] + offsets[None, :]                                   # (n, 2W)
-    inside = (cpos >= 0) & (cpos < n)
-    cpos = xp.clip(cpos, 0, max(n - 1, 0))
-    valid = inside & (xp.abs(offsets)[None, :] <= (window - shrink)[:, None]) & (sid[cpos] == sid[order][:, None])
-    has_context = valid.any(axis=1)
+    # Offsets allowed around each center: within the shrunk window and inside its sentence.
+    new = xp.ones(n, dtype=bool)
+    new[1:] = sid[1:] != sid[:-1]
+    starts = xp.flatnonzero(new).astype(xp.int32)                               # first position of each sentence
+    ends = xp.concatenate([starts[1:], xp.full(1, n, dtype=xp.int32)])
+    sentence = (xp.cumsum(new) - 1)[order]
+    reach = window - shrink
+    lo = xp.maximum(starts[sentence] - order, -reach)                           # (m,) most negative offset
+    hi = xp.minimum(ends[sentence] - 1 - order, reach)                          # (m,) largest offset
+    valid = (offsets[None, :] >= lo[:, None]) & (offsets[None, :] <= hi[:, None])
+    has_context = (lo < 0) | (hi > 0)
     if not bool(has_context.all()):             # one-word sentences: no example; drop them here, once a chunk
         step_of = np.repeat(np.arange(per_step.size), per_step)
         per_step = np.bincount(step_of[backend.to_numpy(has_context)], minlength=per_step.size)
         plan.bounds = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
-        order, cpos, valid = order[has_context], cpos[has_context], valid[has_context]
+        order, valid = order[has_context], valid[has_context]
+    pad = xp.zeros(window, dtype=ids.dtype)                                     # slots outside the chunk: masked
     plan.valid = valid
-    plan.ctx = ids[cpos]
+    plan.ctx = xp.concatenate([pad, ids, pad])[order[:, None] + (offsets + window)[None, :]]
     plan.centers = ids[order]
     return plan
 
