@@ -47,6 +47,8 @@ part sg_batched 45 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" -
     --batch-sizes 16384 --json "$OUT/sg_batched.json"
 part bench 60 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_sampler.py benchmarks/bench_step.py \
     --benchmark-only --benchmark-min-rounds=3 --benchmark-max-time=0.5 --benchmark-json "$OUT/bench.json"
+part bench_train 40 env NSW2V_TRAIN_ROUNDS=2 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_train.py \
+    --benchmark-only
 part cbow_5epochs 60 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
     --batch-sizes 16384 --epochs 5
 part cbow_exclusion 35 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths exclusion \

@@ -33,17 +33,16 @@ class CappedScatter:
     plain :func:`~nsw2v.backend.scatter_add`. ``values`` is not modified.
     """
 
-    def __init__(self, vocab_size: int, cap: Optional[int], xp: Any = None):
+    def __init__(self, cap: Optional[int]):
         if cap is not None and cap < 1:
             raise ValueError(f"cap={cap} must be >= 1")
         self.cap = cap
-        self.vocab_size = vocab_size
 
     def __call__(self, table: Any, ids: Any, values: Any, weights: Any = None) -> None:
         backend.scatter_add(table, ids, values, cap=self.cap, weights=None if self.cap is None else weights)
 
 
-_EXACT = CappedScatter(0, None, None)
+_EXACT = CappedScatter(None)
 
 
 def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr: float, skip_hits: bool,

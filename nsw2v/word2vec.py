@@ -401,7 +401,7 @@ class _Job:
         if cap is not None and model.workers > 1:
             # processes update the same rows at the same time: share the cap between them
             cap = max(1, cap // model.workers)
-        self.scatter = CappedScatter(len(model.vocab), cap, xp)
+        self.scatter = CappedScatter(cap)
         self.keep_p = xp.asarray(model.vocab.keep_probabilities(model.sample)) if model.sample > 0 else None
         self.offsets = xp.asarray([o for o in range(-model.window, model.window + 1) if o != 0], dtype=xp.int32)
 

@@ -128,7 +128,7 @@ def test_scatter_kernel_source_on_the_cpu(cpu_kernels, cap, weighted):
     weights = rng.integers(0, 3, n).astype(np.float64) if weighted else np.ones(1)
     table = rng.standard_normal((rows, dim)).astype(np.float32)
     want = table.copy()
-    CappedScatter(rows, cap)(want, ids, values, weights if weighted else None)
+    CappedScatter(cap)(want, ids, values, weights if weighted else None)
     order = np.argsort(ids, kind="stable").astype(np.int64)
     sorted_ids = np.ascontiguousarray(ids[order], dtype=np.int64)
     cpu_kernels.launch_sorted_scatter(ctypes.c_longlong(n * dim), ptr(sorted_ids), ptr(order), ptr(values),
@@ -149,7 +149,7 @@ def test_fused_cbow_step_on_the_gpu_equals_numpy(xp, monkeypatch):
         for module in (np, xp):
             Wi, Wo = module.asarray(W_in.copy()), module.asarray(W_out.copy())
             loss = cbow_step(Wi, Wo, *(module.asarray(a) for a in (centers, contexts, mask, negatives)), 0.05,
-                             skip_hits, CappedScatter(12, cap))
+                             skip_hits, CappedScatter(cap))
             results.append((backend.to_numpy(Wi), backend.to_numpy(Wo), backend.to_float(loss)))
         np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-5)

@@ -113,7 +113,7 @@ def test_cbow_step_ignores_masked_context_slots(xp):
 def test_capped_scatter_scales_only_rows_hit_more_than_cap(xp, vocab_size):
     from nsw2v.steps import CappedScatter
     table = xp.zeros((vocab_size, 2), dtype=xp.float32)
-    scatter = CappedScatter(vocab_size, cap=2, xp=xp)
+    scatter = CappedScatter(cap=2)
     ids = xp.asarray([1, 3, 3, 5, 5, 5, 5])
     values = xp.asarray([[1, 1], [1, 2], [3, 4], [1, 0], [1, 0], [1, 0], [1, 0]], dtype=xp.float32)
     before = backend.to_numpy(values).copy()
@@ -132,7 +132,7 @@ def test_capped_scatter_counts_weighted_entries(xp, vocab_size):
     """In skip-gram one output entry sums the updates of all its center's context words."""
     from nsw2v.steps import CappedScatter
     table = xp.zeros((vocab_size, 1), dtype=xp.float32)
-    scatter = CappedScatter(vocab_size, cap=4, xp=xp)
+    scatter = CappedScatter(cap=4)
     scatter(table, xp.asarray([2, 2, 0]), xp.asarray([[1.0], [1.0], [1.0]], dtype=xp.float32),
             xp.asarray([3, 5, 4]))
     # 8 updates' worth on row 2 > cap 4: half of the summed 2.0; row 0 at the cap keeps its sum
