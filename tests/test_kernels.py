@@ -100,21 +100,45 @@ def numpy_scores(W_in, W_out, contexts, mask, centers, negatives, lr, skip_hits)
 @pytest.mark.parametrize("skip_hits", [False, True])
 def test_cbow_kernel_source_on_the_cpu(cpu_kernels, skip_hits):
     W_in, W_out, contexts, mask, centers, negatives = cbow_case(1)
-    B, C = contexts.shape
-    K, H = negatives.shape[1], W_in.shape[1]
-    h, dh = np.empty((B, H), np.float32), np.empty((B, H), np.float32)
-    d_out, loss = np.empty((B, K + 1, H), np.float32), np.empty(B, np.float32)
-    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)           # noqa: E731
-    args = [i64(contexts), np.ascontiguousarray(mask, dtype=np.uint8), i64(centers), i64(negatives)]
-    cpu_kernels.launch_cbow_ns(ctypes.c_longlong(B), ptr(W_in), ptr(W_out), *map(ptr, args),
-                               *map(ctypes.c_longlong, (B, C, K, H)), ctypes.c_float(0.05),
-                               ctypes.c_int(skip_hits), ptr(h), ptr(dh), ptr(d_out), ptr(loss))
+    dh, d_out, loss = run_cbow_kernel(cpu_kernels, W_in, W_out, centers, contexts, mask, negatives, 0.05,
+                                      skip_hits)
     want_dh, want_out, want_loss = numpy_scores(W_in, W_out, contexts, mask, centers, negatives, 0.05, skip_hits)
     np.testing.assert_allclose(dh, want_dh, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(d_out, want_out, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-5, atol=1e-6)
     if skip_hits:
         assert not d_out[0, 2].any()                                  # the skipped hit moves nothing
+
+
+def run_cbow_kernel(lib, W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits):
+    """backend.fused_cbow's outputs, computed by the kernel's source compiled for the CPU."""
+    B, C = contexts.shape
+    K, H = negatives.shape[1], W_in.shape[1]
+    h, dh = np.empty((B, H), np.float32), np.empty((B, H), np.float32)
+    d_out, loss = np.empty((B, K + 1, H), np.float32), np.empty(B, np.float32)
+    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)           # noqa: E731
+    args = [i64(contexts), np.ascontiguousarray(mask, dtype=np.uint8), i64(centers), i64(negatives)]
+    lib.launch_cbow_ns(ctypes.c_longlong(B), ptr(W_in), ptr(W_out), *map(ptr, args),
+                       *map(ctypes.c_longlong, (B, C, K, H)), ctypes.c_float(lr), ctypes.c_int(skip_hits),
+                       ptr(h), ptr(dh), ptr(d_out), ptr(loss))
+    return dh, d_out, loss
+
+
+@pytest.mark.parametrize("skip_hits, cap", [(False, None), (True, 2)])
+def test_fused_branch_of_cbow_step_on_the_cpu(cpu_kernels, monkeypatch, skip_hits, cap):
+    """cbow_step's kernel branch (padding slots scattered with zero updates and zero hits) equals its array code."""
+    W_in, W_out, contexts, mask, centers, negatives = cbow_case(6, B=40, V=12)
+    results = []
+    for fused in (False, True):
+        if fused:
+            monkeypatch.setattr(backend, "fused_cbow", lambda *a: run_cbow_kernel(cpu_kernels, *a))
+        Wi, Wo = W_in.copy(), W_out.copy()
+        loss = cbow_step(Wi, Wo, centers, contexts, mask, negatives, 0.05, skip_hits, CappedScatter(cap))
+        results.append((Wi, Wo, float(loss)))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-5)
+    assert results[1][2] == pytest.approx(results[0][2], rel=1e-5)
+    assert not np.array_equal(results[0][0], W_in)                      # the step moved the tables
 
 
 @pytest.mark.parametrize("cap", [None, 2.0])
