@@ -122,3 +122,19 @@ def test_bad_input_gives_clear_errors():
     sampler = UnigramSampler(np.arange(5), POWER, 2, xp="numpy")
     with pytest.raises(ValueError, match="target holds word id 5, out of range for a vocabulary of 5"):
         sampler.get_negative_sample(np.array([0, 5]))
+
+
+@pytest.mark.parametrize("counts", [COUNTS, np.array([7]), np.array([0, 5, 0, 5]), np.array([10 ** 9, 1, 1, 3]),
+                                    np.random.default_rng(3).integers(0, 1000, 5000)])
+def test_alias_table_gives_exactly_the_distribution(counts):
+    """Each id's probability implied by (accept, alias) is p to float64 rounding; p = 0 is never drawn."""
+    from nsw2v.negative_sampling import alias_table
+    p = word_p(counts)
+    accept, alias = alias_table(p)
+    n = len(p)
+    assert ((accept >= 0) & (accept <= 1)).all() and ((alias >= 0) & (alias < n)).all()
+    implied = accept.copy()
+    np.add.at(implied, alias, 1.0 - accept)
+    np.testing.assert_allclose(implied / n, p, rtol=1e-9, atol=1e-15)
+    zero = p == 0
+    assert not (accept[zero] > 0).any() and not (zero[alias] & (accept < 1)).any()
