@@ -131,7 +131,7 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
     if n_tokens == 0:
         raise ValueError(f"{source}: the corpus has no tokens")
     lengths = ends - starts
-    token_of_byte = xp.maximum(xp.cumsum(begins) - 1, 0)      # meaningful inside tokens only
+    token_of_byte = xp.maximum(xp.cumsum(begins, dtype=xp.int64) - 1, 0)   # meaningful inside tokens only
     offset = xp.arange(n, dtype=xp.int64) - starts[token_of_byte]
     offset = xp.clip(offset, 0, int(lengths.max()) - 1)
     del begins, finishes
@@ -170,12 +170,12 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
     words = [data[s:e].tobytes().decode("utf-8") for s, e in zip(word_starts.tolist(), word_ends.tolist())]
 
     # Sentences: lines, cut into pieces of max_sentence_length tokens.
-    line = xp.cumsum(xp.asarray(_NEWLINE)[b])[starts]          # (T,) line of each token
+    line = xp.cumsum(xp.asarray(_NEWLINE)[b], dtype=xp.int64)[starts]   # (T,) line of each token
     token = xp.arange(n_tokens, dtype=xp.int64)
     piece = (token - xp.searchsorted(line, line, side="left")) // max_sentence_length
     new_sentence = xp.ones(n_tokens, dtype=bool)
     new_sentence[1:] = (line[1:] != line[:-1]) | (piece[1:] != piece[:-1])
-    sentence = xp.cumsum(new_sentence) - 1
+    sentence = xp.cumsum(new_sentence, dtype=xp.int64) - 1
     n_sentences = int(sentence[-1]) + 1
 
     remap = xp.full(int(counts.shape[0]), -1, dtype=xp.int32)

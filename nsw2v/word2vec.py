@@ -607,7 +607,7 @@ def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any
     new[1:] = sid[1:] != sid[:-1]
     starts = xp.flatnonzero(new).astype(xp.int32)                               # first position of each sentence
     ends = xp.concatenate([starts[1:], xp.full(1, n, dtype=xp.int32)])
-    sentence = (xp.cumsum(new) - 1)[order]
+    sentence = (xp.cumsum(new, dtype=xp.int32) - 1)[order]
     reach = window - shrink
     lo = xp.maximum(starts[sentence] - order, -reach)                           # (m,) most negative offset
     hi = xp.minimum(ends[sentence] - 1 - order, reach)                          # (m,) largest offset
