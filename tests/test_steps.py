@@ -107,9 +107,9 @@ def test_cbow_step_ignores_masked_context_slots(xp):
     assert backend.to_float(loss_a) == pytest.approx(backend.to_float(loss_b), rel=1e-12)
 
 
-# A vocabulary of 6 rows counts hits with bincount; one of 1000 rows (> 32 x the 7 entries)
+# A vocabulary of 6 rows counts hits with bincount; one of 5000 rows (> 256 x the 7 entries)
 # takes the sort-based count. Both must give the same result.
-@pytest.mark.parametrize("vocab_size", [6, 1000])
+@pytest.mark.parametrize("vocab_size", [6, 5000])
 def test_capped_scatter_scales_only_rows_hit_more_than_cap(xp, vocab_size):
     from nsw2v.steps import CappedScatter
     table = xp.zeros((vocab_size, 2), dtype=xp.float32)
@@ -127,7 +127,7 @@ def test_capped_scatter_scales_only_rows_hit_more_than_cap(xp, vocab_size):
     np.testing.assert_allclose(backend.to_numpy(table)[5], [4, 0])
 
 
-@pytest.mark.parametrize("vocab_size", [4, 1000])
+@pytest.mark.parametrize("vocab_size", [4, 5000])
 def test_capped_scatter_counts_weighted_entries(xp, vocab_size):
     """In skip-gram one output entry sums the updates of all its center's context words."""
     from nsw2v.steps import CappedScatter
