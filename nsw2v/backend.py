@@ -225,8 +225,8 @@ def _cap_scale(xp: ModuleType, table: Any, ids: Any, weights: Any, cap: float) -
 def fast_gpu() -> bool:
     """Whether ``NSW2V_FAST_GPU=1`` turns on the GPU paths not yet measured on a GPU.
 
-    They are: the device reader (``nsw2v.ingest``), the fused CBOW kernel
-    (:func:`fused_cbow`) and the sorted-run scatter kernel. Their logic is
+    They are: the device reader (``nsw2v.ingest``), the fused CBOW and
+    skip-gram kernels (:func:`fused_scores`) and the sorted-run scatter kernel. Their logic is
     tested on the CPU (the kernels' CUDA source compiled for the CPU, the
     reader on NumPy); until a GPU session has run the test suite and the
     benchmarks with them, CuPy keeps the array code measured on an H200.
@@ -315,12 +315,24 @@ def _sorted_scatter_kernel(dtype: Any):
     return _kernels[name]
 
 
-# The CBOW step's scores and gradients, one thread per center (tests/test_kernels.py runs this
-# source on the CPU against the NumPy step): h = mean of the real context rows; for the
-# center (label 1) and each negative (label 0): s = h . W_out[id], loss += -log sigma(+-s),
-# g = lr (label - sigma(s)) (0 for a negative equal to the center with skip_hits);
-# d_out[k] = g h and dh = sum_k g W_out[id], all read before any table is updated.
-_CBOW_NS = r"""
+# The steps' scores and gradients, one thread per center (tests/test_kernels.py runs this
+# source on the CPU against the NumPy steps). For the center (label 1) and each negative
+# (label 0): s = input . W_out[id], loss += -log sigma(+-s), g = lr (label - sigma(s)) (0 for a
+# negative equal to the center with skip_hits); every row is read before any table is updated.
+# CBOW: one input h, the mean of the real context rows; d_out[k] = g h, dh = sum_k g W_out[id].
+# Skip-gram: each real context row is an input scored against the center's 1+K rows;
+# d_out[k] = sum_c g_ck W_in[ctx_c], dh[c] = sum_k g_ck W_out[id] (0 for padding slots).
+_NS_KERNELS = r"""
+__device__ float ns_term(const float* input, const float* row, const long long H, const long long k,
+                         const int hit, const float lr, float* total) {
+    float s = 0.0f;
+    for (long long d = 0; d < H; ++d) s += input[d] * row[d];
+    const float keep = (k > 0 && hit) ? 0.0f : 1.0f;
+    const float z = k == 0 ? s : -s;
+    *total += keep * (fmaxf(-z, 0.0f) + log1pf(expf(-fabsf(z))));
+    return keep * lr * (k == 0 ? 1.0f : -1.0f) / (1.0f + expf(z));
+}
+
 extern "C" __global__ void cbow_ns(
         const float* W_in, const float* W_out, const long long* contexts, const unsigned char* mask,
         const long long* centers, const long long* negatives, const long long B, const long long C,
@@ -344,12 +356,7 @@ extern "C" __global__ void cbow_ns(
     for (long long k = 0; k <= K; ++k) {
         const long long id = k == 0 ? center : negatives[b * K + k - 1];
         const float* row = W_out + id * H;
-        float s = 0.0f;
-        for (long long d = 0; d < H; ++d) s += hb[d] * row[d];
-        const float keep = (k > 0 && skip_hits && id == center) ? 0.0f : 1.0f;
-        const float z = k == 0 ? s : -s;
-        total += keep * (fmaxf(-z, 0.0f) + log1pf(expf(-fabsf(z))));
-        const float g = keep * lr * (k == 0 ? 1.0f : -1.0f) / (1.0f + expf(z));
+        const float g = ns_term(hb, row, H, k, skip_hits && id == center, lr, &total);
         float* out = d_out + (b * (K + 1) + k) * H;
         for (long long d = 0; d < H; ++d) {
             out[d] = g * hb[d];
@@ -358,32 +365,64 @@ extern "C" __global__ void cbow_ns(
     }
     loss[b] = total;
 }
+
+extern "C" __global__ void skipgram_ns(
+        const float* W_in, const float* W_out, const long long* contexts, const unsigned char* mask,
+        const long long* centers, const long long* negatives, const long long B, const long long C,
+        const long long K, const long long H, const float lr, const int skip_hits,
+        float* unused, float* dh, float* d_out, float* loss) {
+    long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= B) return;
+    float* outb = d_out + b * (K + 1) * H;
+    for (long long e = 0; e < (K + 1) * H; ++e) outb[e] = 0.0f;
+    const long long center = centers[b];
+    float total = 0.0f;
+    for (long long c = 0; c < C; ++c) {
+        float* dhc = dh + (b * C + c) * H;
+        for (long long d = 0; d < H; ++d) dhc[d] = 0.0f;
+        if (!mask[b * C + c]) continue;
+        const float* input = W_in + contexts[b * C + c] * H;
+        for (long long k = 0; k <= K; ++k) {
+            const long long id = k == 0 ? center : negatives[b * K + k - 1];
+            const float* row = W_out + id * H;
+            const float g = ns_term(input, row, H, k, skip_hits && id == center, lr, &total);
+            for (long long d = 0; d < H; ++d) {
+                dhc[d] += g * row[d];
+                outb[k * H + d] += g * input[d];
+            }
+        }
+    }
+    loss[b] = total;
+}
 """
 
 
-def fused_cbow(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any, lr: float,
-               skip_hits: bool) -> Optional[tuple]:
-    """CBOW's scores and gradients in one CuPy kernel: ``(dh (B, H), d_out (B, 1+K, H), loss (B,))``.
+def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any,
+                 lr: float, skip_hits: bool) -> Optional[tuple]:
+    """A step's scores and gradients in one CuPy kernel: ``(dh, d_out (B, 1+K, H), loss (B,))``.
 
-    ``None`` where there is no such kernel (NumPy, tables that are not
-    C-contiguous float32, or :func:`fast_gpu` off): the caller then computes
-    the same with array operations (``steps._ns_update``).
+    ``model`` is ``"cbow"`` (``dh`` is ``(B, H)``, one input per center) or
+    ``"skipgram"`` (``dh`` is ``(B, C, H)``, zero on padding slots). ``None``
+    where there is no such kernel (NumPy, tables that are not C-contiguous
+    float32, or :func:`fast_gpu` off): the caller then computes the same with
+    array operations (``steps._ns_update``).
     """
     if isinstance(W_in, np.ndarray) or not fast_gpu() or W_in.dtype != np.float32 \
             or W_out.dtype != np.float32 or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous):
         return None
     xp = get_array_module(W_in)
+    name = {"cbow": "cbow_ns", "skipgram": "skipgram_ns"}[model]
     B, C = (int(n) for n in contexts.shape)
     K, H = int(negatives.shape[1]), int(W_in.shape[1])
-    if "cbow_ns" not in _kernels:
-        _kernels["cbow_ns"] = _import_cupy().RawKernel(_CBOW_NS, "cbow_ns")
-    h = xp.empty((B, H), dtype=xp.float32)
-    dh = xp.empty((B, H), dtype=xp.float32)
+    if name not in _kernels:
+        _kernels[name] = _import_cupy().RawKernel(_NS_KERNELS, name)
+    scratch = xp.empty((B, H) if model == "cbow" else 1, dtype=xp.float32)
+    dh = xp.empty((B, H) if model == "cbow" else (B, C, H), dtype=xp.float32)
     d_out = xp.empty((B, K + 1, H), dtype=xp.float32)
     loss = xp.empty(B, dtype=xp.float32)
     as64 = lambda a: xp.ascontiguousarray(a, dtype=xp.int64)          # noqa: E731
-    _kernels["cbow_ns"](((B + 127) // 128,), (128,),
-                        (W_in, W_out, as64(contexts), xp.ascontiguousarray(mask, dtype=xp.uint8), as64(centers),
-                         as64(negatives), np.int64(B), np.int64(C), np.int64(K), np.int64(H), np.float32(lr),
-                         np.int32(bool(skip_hits)), h, dh, d_out, loss))
+    _kernels[name](((B + 127) // 128,), (128,),
+                   (W_in, W_out, as64(contexts), xp.ascontiguousarray(mask, dtype=xp.uint8), as64(centers),
+                    as64(negatives), np.int64(B), np.int64(C), np.int64(K), np.int64(H), np.float32(lr),
+                    np.int32(bool(skip_hits)), scratch, dh, d_out, loss))
     return dh, d_out, loss

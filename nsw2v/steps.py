@@ -94,7 +94,7 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     """
     scatter = scatter or _EXACT
     xp = backend.get_array_module(W_in)
-    fused = backend.fused_cbow(W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
+    fused = backend.fused_scores("cbow", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
     if fused is not None:                                               # CuPy: the same math in one kernel
         dh, d_out, loss = fused
         scatter(W_out, xp.concatenate([centers[:, None], negatives], axis=1), d_out)
@@ -125,6 +125,12 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     scatter = scatter or _EXACT
     weight = mask.astype(W_in.dtype)[:, :, None]                        # (B, C, 1): padding slots count 0
     n_inputs = xp.broadcast_to(mask.sum(axis=1)[:, None], (mask.shape[0], negatives.shape[1] + 1))
+    fused = backend.fused_scores("skipgram", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
+    if fused is not None:                                               # CuPy: the same math in one kernel
+        dh, d_out, loss = fused
+        scatter(W_out, xp.concatenate([centers[:, None], negatives], axis=1), d_out, n_inputs)
+        scatter(W_in, contexts, dh, mask)                               # padding slots: zero updates, zero hits
+        return loss.sum()
     dh, loss = _ns_update(W_out, W_in[contexts], centers, negatives, weight, lr, skip_hits, scatter, n_inputs)
     rows, cols = xp.nonzero(mask)
     scatter(W_in, contexts[rows, cols], dh[rows, cols])

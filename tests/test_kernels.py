@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nsw2v import backend
-from nsw2v.steps import CappedScatter, _ns_update, cbow_step
+from nsw2v.steps import CappedScatter, _ns_update, cbow_step, skipgram_step
 
 CXX = shutil.which("g++") or shutil.which("c++")
 
@@ -22,16 +22,21 @@ _SHIM = r"""
 struct Dim { long long x; };
 static Dim blockIdx, threadIdx, blockDim;
 #define __global__
+#define __device__
 """
 
 _LAUNCHERS = r"""
-extern "C" void launch_cbow_ns(long long threads, const float* W_in, const float* W_out, const long long* contexts,
-        const unsigned char* mask, const long long* centers, const long long* negatives, long long B, long long C,
-        long long K, long long H, float lr, int skip_hits, float* h, float* dh, float* d_out, float* loss) {
+extern "C" void launch_ns(int skipgram, long long threads, const float* W_in, const float* W_out,
+        const long long* contexts, const unsigned char* mask, const long long* centers, const long long* negatives,
+        long long B, long long C, long long K, long long H, float lr, int skip_hits, float* h, float* dh,
+        float* d_out, float* loss) {
     blockDim.x = 1; threadIdx.x = 0;
     for (long long t = 0; t < threads; ++t) {
         blockIdx.x = t;
-        cbow_ns(W_in, W_out, contexts, mask, centers, negatives, B, C, K, H, lr, skip_hits, h, dh, d_out, loss);
+        if (skipgram)
+            skipgram_ns(W_in, W_out, contexts, mask, centers, negatives, B, C, K, H, lr, skip_hits, h, dh, d_out, loss);
+        else
+            cbow_ns(W_in, W_out, contexts, mask, centers, negatives, B, C, K, H, lr, skip_hits, h, dh, d_out, loss);
     }
 }
 extern "C" void launch_sorted_scatter(long long threads, const long long* sorted_ids, const long long* order,
@@ -55,7 +60,7 @@ def cpu_kernels(tmp_path_factory):
         .replace("(T)", "(float)")
     folder = tmp_path_factory.mktemp("kernels")
     source = folder / "kernels.cpp"
-    source.write_text(_SHIM + backend._CBOW_NS + scatter + _LAUNCHERS)
+    source.write_text(_SHIM + backend._NS_KERNELS + scatter + _LAUNCHERS)
     library = folder / "kernels.so"
     subprocess.run([CXX, "-O1", "-shared", "-fPIC", str(source), "-o", str(library)], check=True)
     return ctypes.CDLL(str(library))
@@ -100,8 +105,8 @@ def numpy_scores(W_in, W_out, contexts, mask, centers, negatives, lr, skip_hits)
 @pytest.mark.parametrize("skip_hits", [False, True])
 def test_cbow_kernel_source_on_the_cpu(cpu_kernels, skip_hits):
     W_in, W_out, contexts, mask, centers, negatives = cbow_case(1)
-    dh, d_out, loss = run_cbow_kernel(cpu_kernels, W_in, W_out, centers, contexts, mask, negatives, 0.05,
-                                      skip_hits)
+    dh, d_out, loss = run_ns_kernel(cpu_kernels, "cbow", W_in, W_out, centers, contexts, mask, negatives, 0.05,
+                                    skip_hits)
     want_dh, want_out, want_loss = numpy_scores(W_in, W_out, contexts, mask, centers, negatives, 0.05, skip_hits)
     np.testing.assert_allclose(dh, want_dh, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(d_out, want_out, rtol=1e-5, atol=1e-6)
@@ -110,30 +115,51 @@ def test_cbow_kernel_source_on_the_cpu(cpu_kernels, skip_hits):
         assert not d_out[0, 2].any()                                  # the skipped hit moves nothing
 
 
-def run_cbow_kernel(lib, W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits):
-    """backend.fused_cbow's outputs, computed by the kernel's source compiled for the CPU."""
+def run_ns_kernel(lib, model, W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits):
+    """backend.fused_scores's outputs, computed by the kernels' source compiled for the CPU."""
     B, C = contexts.shape
     K, H = negatives.shape[1], W_in.shape[1]
-    h, dh = np.empty((B, H), np.float32), np.empty((B, H), np.float32)
+    h = np.empty((B, H), np.float32)
+    dh = np.empty((B, H) if model == "cbow" else (B, C, H), np.float32)
     d_out, loss = np.empty((B, K + 1, H), np.float32), np.empty(B, np.float32)
     i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)           # noqa: E731
     args = [i64(contexts), np.ascontiguousarray(mask, dtype=np.uint8), i64(centers), i64(negatives)]
-    lib.launch_cbow_ns(ctypes.c_longlong(B), ptr(W_in), ptr(W_out), *map(ptr, args),
-                       *map(ctypes.c_longlong, (B, C, K, H)), ctypes.c_float(lr), ctypes.c_int(skip_hits),
-                       ptr(h), ptr(dh), ptr(d_out), ptr(loss))
+    lib.launch_ns(ctypes.c_int(model == "skipgram"), ctypes.c_longlong(B), ptr(W_in), ptr(W_out), *map(ptr, args),
+                  *map(ctypes.c_longlong, (B, C, K, H)), ctypes.c_float(lr), ctypes.c_int(skip_hits),
+                  ptr(h), ptr(dh), ptr(d_out), ptr(loss))
     return dh, d_out, loss
 
 
+@pytest.mark.parametrize("skip_hits", [False, True])
+def test_skipgram_kernel_source_on_the_cpu(cpu_kernels, skip_hits):
+    W_in, W_out, contexts, mask, centers, negatives = cbow_case(7)
+    dh, d_out, loss = run_ns_kernel(cpu_kernels, "skipgram", W_in, W_out, centers, contexts, mask, negatives, 0.05,
+                                    skip_hits)
+    seen = {}
+
+    def record(table, ids, values, n_inputs=None):
+        seen["d_out"] = values.copy()
+    weight = mask.astype(np.float32)[:, :, None]
+    want_dh, want_loss = _ns_update(W_out.copy(), W_in[contexts], centers, negatives, weight, 0.05, skip_hits,
+                                    record)
+    np.testing.assert_allclose(dh, want_dh, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(d_out, seen["d_out"], rtol=1e-5, atol=1e-6)
+    assert loss.sum() == pytest.approx(float(want_loss), rel=1e-5)
+    assert not dh[~mask].any()                                        # padding slots get no update
+
+
+@pytest.mark.parametrize("model", ["cbow", "skipgram"])
 @pytest.mark.parametrize("skip_hits, cap", [(False, None), (True, 2)])
-def test_fused_branch_of_cbow_step_on_the_cpu(cpu_kernels, monkeypatch, skip_hits, cap):
-    """cbow_step's kernel branch (padding slots scattered with zero updates and zero hits) equals its array code."""
+def test_fused_branch_of_the_steps_on_the_cpu(cpu_kernels, monkeypatch, model, skip_hits, cap):
+    """The steps' kernel branch (padding slots scattered with zero updates and zero hits) equals their array code."""
+    step = cbow_step if model == "cbow" else skipgram_step
     W_in, W_out, contexts, mask, centers, negatives = cbow_case(6, B=40, V=12)
     results = []
     for fused in (False, True):
         if fused:
-            monkeypatch.setattr(backend, "fused_cbow", lambda *a: run_cbow_kernel(cpu_kernels, *a))
+            monkeypatch.setattr(backend, "fused_scores", lambda name, *a: run_ns_kernel(cpu_kernels, name, *a))
         Wi, Wo = W_in.copy(), W_out.copy()
-        loss = cbow_step(Wi, Wo, centers, contexts, mask, negatives, 0.05, skip_hits, CappedScatter(cap))
+        loss = step(Wi, Wo, centers, contexts, mask, negatives, 0.05, skip_hits, CappedScatter(cap))
         results.append((Wi, Wo, float(loss)))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-5)
@@ -162,18 +188,21 @@ def test_scatter_kernel_source_on_the_cpu(cpu_kernels, cap, weighted):
 
 
 @pytest.mark.gpu
-def test_fused_cbow_step_on_the_gpu_equals_numpy(xp, monkeypatch):
+@pytest.mark.parametrize("model", ["cbow", "skipgram"])
+def test_fused_steps_on_the_gpu_equal_numpy(xp, monkeypatch, model):
     monkeypatch.setenv("NSW2V_FAST_GPU", "1")
+    step = cbow_step if model == "cbow" else skipgram_step
     if not backend.is_cupy(xp):
-        assert backend.fused_cbow(*[np.zeros((2, 2), np.float32)] * 2, None, None, None, None, 0.1, False) is None
+        assert backend.fused_scores(model, *[np.zeros((2, 2), np.float32)] * 2, None, None, None, None, 0.1,
+                                    False) is None
         return
     for skip_hits, cap in ((False, None), (True, 2)):
         W_in, W_out, contexts, mask, centers, negatives = cbow_case(3, B=40, V=12)
         results = []
         for module in (np, xp):
             Wi, Wo = module.asarray(W_in.copy()), module.asarray(W_out.copy())
-            loss = cbow_step(Wi, Wo, *(module.asarray(a) for a in (centers, contexts, mask, negatives)), 0.05,
-                             skip_hits, CappedScatter(cap))
+            loss = step(Wi, Wo, *(module.asarray(a) for a in (centers, contexts, mask, negatives)), 0.05,
+                        skip_hits, CappedScatter(cap))
             results.append((backend.to_numpy(Wi), backend.to_numpy(Wo), backend.to_float(loss)))
         np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-5)
