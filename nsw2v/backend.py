@@ -334,8 +334,8 @@ __device__ float ns_term(const float* input, const float* row, const long long H
 }
 
 extern "C" __global__ void cbow_ns(
-        const float* W_in, const float* W_out, const long long* contexts, const unsigned char* mask,
-        const long long* centers, const long long* negatives, const long long B, const long long C,
+        const float* W_in, const float* W_out, const int* contexts, const unsigned char* mask,
+        const int* centers, const int* negatives, const long long B, const long long C,
         const long long K, const long long H, const float lr, const int skip_hits,
         float* h, float* dh, float* d_out, float* loss) {
     long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -367,8 +367,8 @@ extern "C" __global__ void cbow_ns(
 }
 
 extern "C" __global__ void skipgram_ns(
-        const float* W_in, const float* W_out, const long long* contexts, const unsigned char* mask,
-        const long long* centers, const long long* negatives, const long long B, const long long C,
+        const float* W_in, const float* W_out, const int* contexts, const unsigned char* mask,
+        const int* centers, const int* negatives, const long long B, const long long C,
         const long long K, const long long H, const float lr, const int skip_hits,
         float* unused, float* dh, float* d_out, float* loss) {
     long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -420,9 +420,15 @@ def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any,
     dh = xp.empty((B, H) if model == "cbow" else (B, C, H), dtype=xp.float32)
     d_out = xp.empty((B, K + 1, H), dtype=xp.float32)
     loss = xp.empty(B, dtype=xp.float32)
-    as64 = lambda a: xp.ascontiguousarray(a, dtype=xp.int64)          # noqa: E731
     _kernels[name](((B + 127) // 128,), (128,),
-                   (W_in, W_out, as64(contexts), xp.ascontiguousarray(mask, dtype=xp.uint8), as64(centers),
-                    as64(negatives), np.int64(B), np.int64(C), np.int64(K), np.int64(H), np.float32(lr),
-                    np.int32(bool(skip_hits)), scratch, dh, d_out, loss))
+                   (W_in, W_out, _as(xp, contexts, xp.int32), _as(xp, mask, xp.bool_), _as(xp, centers, xp.int32),
+                    _as(xp, negatives, xp.int32), np.int64(B), np.int64(C), np.int64(K), np.int64(H),
+                    np.float32(lr), np.int32(bool(skip_hits)), scratch, dh, d_out, loss))
     return dh, d_out, loss
+
+
+def _as(xp: ModuleType, a: Any, dtype: Any) -> Any:
+    """``a`` as a C-contiguous array of ``dtype`` for a kernel: no copy (and no launch) when it already is one."""
+    if a.dtype == dtype and a.flags.c_contiguous:
+        return a
+    return xp.ascontiguousarray(a, dtype=dtype)

@@ -27,7 +27,7 @@ static Dim blockIdx, threadIdx, blockDim;
 
 _LAUNCHERS = r"""
 extern "C" void launch_ns(int skipgram, long long threads, const float* W_in, const float* W_out,
-        const long long* contexts, const unsigned char* mask, const long long* centers, const long long* negatives,
+        const int* contexts, const unsigned char* mask, const int* centers, const int* negatives,
         long long B, long long C, long long K, long long H, float lr, int skip_hits, float* h, float* dh,
         float* d_out, float* loss) {
     blockDim.x = 1; threadIdx.x = 0;
@@ -122,8 +122,8 @@ def run_ns_kernel(lib, model, W_in, W_out, centers, contexts, mask, negatives, l
     h = np.empty((B, H), np.float32)
     dh = np.empty((B, H) if model == "cbow" else (B, C, H), np.float32)
     d_out, loss = np.empty((B, K + 1, H), np.float32), np.empty(B, np.float32)
-    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)           # noqa: E731
-    args = [i64(contexts), np.ascontiguousarray(mask, dtype=np.uint8), i64(centers), i64(negatives)]
+    i32 = lambda a: np.ascontiguousarray(a, dtype=np.int32)           # noqa: E731
+    args = [i32(contexts), np.ascontiguousarray(mask, dtype=np.bool_), i32(centers), i32(negatives)]
     lib.launch_ns(ctypes.c_int(model == "skipgram"), ctypes.c_longlong(B), ptr(W_in), ptr(W_out), *map(ptr, args),
                   *map(ctypes.c_longlong, (B, C, K, H)), ctypes.c_float(lr), ctypes.c_int(skip_hits),
                   ptr(h), ptr(dh), ptr(d_out), ptr(loss))
