@@ -195,12 +195,12 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     floats = table.dtype in (np.float32, np.float64)
     if floats and table.flags.c_contiguous and fast_gpu():
         dim = int(np.prod(table.shape[1:]))
-        values = xp.ascontiguousarray(values.reshape(n, dim), dtype=table.dtype)
+        values = _as(xp, values.reshape(n, dim), table.dtype)
         weighted = cap is not None and weights is not None
-        weights = xp.ascontiguousarray(weights.ravel(), dtype=xp.float64) if weighted else xp.ones(1, xp.float64)
+        weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.ones(1, xp.float64)
         ids = ids.astype(xp.int64, copy=False)
         order = xp.argsort(ids)
-        sorted_ids = xp.ascontiguousarray(ids[order])
+        sorted_ids = ids[order]
         _sorted_scatter_kernel(table.dtype)(
             ((n * dim + 255) // 256,), (256,),
             (sorted_ids, order, values, weights, np.int32(weighted), table, np.int64(n), np.int64(dim),

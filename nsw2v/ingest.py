@@ -30,7 +30,7 @@ import numpy as np
 
 from . import backend
 from .corpus import MAX_SENTENCE_LENGTH, _GZIP_MAGIC
-from .vocab import EncodedCorpus, Vocab
+from .vocab import EncodedCorpus, Vocab, check_min_count, frequent, require_tokens
 
 __all__ = ["Unsupported", "count_and_encode", "read_bytes"]
 
@@ -108,8 +108,7 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
     ``min_count``), and :class:`Unsupported` for text the byte-level reading would
     split differently from ``str.split()``.
     """
-    if int(min_count) != min_count or min_count < 1:
-        raise ValueError(f"min_count={min_count!r} must be >= 1")
+    check_min_count(min_count)
     if bool((data >= 0x80).any()):
         try:
             data.tobytes().decode("utf-8")
@@ -128,8 +127,7 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
     starts = xp.flatnonzero(begins)                            # (T,) first byte of each token
     ends = xp.flatnonzero(finishes) + 1                        # (T,) one past its last byte
     n_tokens = int(starts.shape[0])
-    if n_tokens == 0:
-        raise ValueError(f"{source}: the corpus has no tokens")
+    require_tokens(n_tokens, source)
     lengths = ends - starts
     token_of_byte = xp.maximum(xp.cumsum(begins, dtype=xp.int64) - 1, 0)   # meaningful inside tokens only
     offset = xp.arange(n, dtype=xp.int64) - starts[token_of_byte]
@@ -157,14 +155,10 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
         raise Unsupported(f"{source}: two words share a hash")
     del rep, offset, token_of_byte
 
-    # The vocabulary, sorted as Vocab.build sorts it: by count, ties by first occurrence.
+    # The vocabulary, by Vocab.build's rule: by count, ties by first occurrence.
     counts_h = backend.to_numpy(counts).astype(np.int64)
     first_h = backend.to_numpy(first).astype(np.int64)
-    kept = np.flatnonzero(counts_h >= min_count)
-    if kept.size == 0:
-        raise ValueError(f"{source}: no tokens left after min_count={min_count} "
-                         f"(largest count is {int(counts_h.max())})")
-    kept = kept[np.lexsort((first_h[kept], -counts_h[kept]))]
+    kept = frequent(counts_h, first_h, min_count, n_tokens, source)
     word_starts = backend.to_numpy(starts[xp.asarray(first_h[kept])])
     word_ends = backend.to_numpy(ends[xp.asarray(first_h[kept])])
     words = [data[s:e].tobytes().decode("utf-8") for s, e in zip(word_starts.tolist(), word_ends.tolist())]

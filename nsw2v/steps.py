@@ -39,10 +39,15 @@ class CappedScatter:
         self.cap = cap
 
     def __call__(self, table: Any, ids: Any, values: Any, weights: Any = None) -> None:
-        backend.scatter_add(table, ids, values, cap=self.cap, weights=None if self.cap is None else weights)
+        backend.scatter_add(table, ids, values, cap=self.cap, weights=weights)
 
 
 _EXACT = CappedScatter(None)
+
+
+def _output_ids(xp: Any, centers: Any, negatives: Any) -> Any:
+    """The output rows a center is scored against: ``[center | negatives]``, ``(B, 1+K)``."""
+    return xp.concatenate([centers[:, None], negatives], axis=1)
 
 
 def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr: float, skip_hits: bool,
@@ -56,7 +61,7 @@ def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr
     how many updates each output entry sums, for the cap.
     """
     xp = backend.get_array_module(h)
-    idx = xp.concatenate([centers[:, None], negatives], axis=1)         # (B, 1+K)
+    idx = _output_ids(xp, centers, negatives)                           # (B, 1+K)
     W_t = W_out[idx]                                                    # (B, 1+K, H)
     score = h @ W_t.transpose(0, 2, 1)                                  # (B, C, 1+K)
     sign = xp.ones(idx.shape[1], dtype=score.dtype)
@@ -97,7 +102,7 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     fused = backend.fused_scores("cbow", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
     if fused is not None:                                               # CuPy: the same math in one kernel
         dh, d_out, loss = fused
-        scatter(W_out, xp.concatenate([centers[:, None], negatives], axis=1), d_out)
+        scatter(W_out, _output_ids(xp, centers, negatives), d_out)
         # every slot, padding included, with zero updates and zero hits on padding: no sync to compact
         scatter(W_in, contexts, dh[:, None, :] * mask[:, :, None], mask)
         return loss.sum()
@@ -128,7 +133,7 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     fused = backend.fused_scores("skipgram", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
     if fused is not None:                                               # CuPy: the same math in one kernel
         dh, d_out, loss = fused
-        scatter(W_out, xp.concatenate([centers[:, None], negatives], axis=1), d_out, n_inputs)
+        scatter(W_out, _output_ids(xp, centers, negatives), d_out, n_inputs)
         scatter(W_in, contexts, dh, mask)                               # padding slots: zero updates, zero hits
         return loss.sum()
     dh, loss = _ns_update(W_out, W_in[contexts], centers, negatives, weight, lr, skip_hits, scatter, n_inputs)

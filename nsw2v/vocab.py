@@ -180,12 +180,10 @@ class Vocab:
         TypeError
             ``sentences`` yields strings instead of lists of tokens.
         """
-        if int(min_count) != min_count or min_count < 1:
-            raise ValueError(f"min_count={min_count!r} must be >= 1")
+        check_min_count(min_count)
         if max_vocab_size is not None and (int(max_vocab_size) != max_vocab_size or max_vocab_size < 1):
             raise ValueError(f"max_vocab_size={max_vocab_size!r} must be >= 1 (or None for no bound)")
-        if source is None:
-            source = os.fspath(sentences.path) if isinstance(sentences, LineSentence) else "corpus"
+        source = _source_name(sentences, source)
 
         counter: Counter = Counter()
         update = counter.update
@@ -224,12 +222,10 @@ class Vocab:
         is kept, counting goes on as in :meth:`build`, and the second value is
         ``None``.
         """
-        if int(min_count) != min_count or min_count < 1:
-            raise ValueError(f"min_count={min_count!r} must be >= 1")
+        check_min_count(min_count)
         if not 0 <= max_tokens < 2 ** 31 - _BUILD_BATCH - MAX_SENTENCE_LENGTH:
             raise ValueError(f"max_tokens={max_tokens!r} must be >= 0 and fit int32 positions")
-        if source is None:
-            source = os.fspath(sentences.path) if isinstance(sentences, LineSentence) else "corpus"
+        source = _source_name(sentences, source)
         index: dict = {}                             # word -> position of its first occurrence
         blocks: List[np.ndarray] = []
         block_lengths: List[np.ndarray] = []
@@ -279,19 +275,11 @@ class Vocab:
     def _from_counts(cls, items: Iterable[Tuple[str, int]], min_count: int, raw_words: int,
                      sentences_seen: int, source: str) -> "Vocab":
         """The vocabulary of ``(word, count)`` pairs given in first-seen order."""
-        if raw_words == 0:
-            raise ValueError(f"{source}: the corpus has no tokens")
         items = list(items)
-        kept = [(w, c) for w, c in items if c >= min_count]
-        if not kept:
-            largest = max(c for _, c in items) if items else 0
-            raise ValueError(
-                f"{source}: no tokens left after min_count={min_count} (largest count is {largest})"
-            )
-        kept.sort(key=lambda wc: -wc[1])  # stable: ties stay in first-seen order
-        words = [w for w, _ in kept]
-        counts = np.fromiter((c for _, c in kept), dtype=np.int64, count=len(kept))
-        return cls(words, counts, raw_words=raw_words, sentences_seen=sentences_seen)
+        counts = np.fromiter((c for _, c in items), dtype=np.int64, count=len(items))
+        kept = frequent(counts, np.arange(len(items)), min_count, raw_words, source)
+        return cls([items[i][0] for i in kept.tolist()], counts[kept], raw_words=raw_words,
+                   sentences_seen=sentences_seen)
 
     # --------------------------------------------------------------- subsampling
     def keep_probabilities(self, sample: float) -> np.ndarray:
@@ -483,7 +471,6 @@ class EncodedCorpus:
 
     def __init__(self, batches: List[Tuple[np.ndarray, np.ndarray]]):
         self.batches = batches
-        self.nbytes = sum(ids.nbytes + lengths.nbytes for ids, lengths in batches)
 
     def iter_chunks(self, chunk_words: int = 1_000_000) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
         """The chunks :meth:`Vocab.iter_chunks` gives on the same corpus, without reading it."""
@@ -496,6 +483,33 @@ def _provisional_counts(index: dict, blocks: List[np.ndarray]) -> np.ndarray:
         return np.zeros(len(index), dtype=np.int64)
     by_position = np.bincount(np.concatenate(blocks))
     return by_position[np.fromiter(index.values(), dtype=np.int64, count=len(index))]
+
+
+def check_min_count(min_count: int) -> None:
+    if int(min_count) != min_count or min_count < 1:
+        raise ValueError(f"min_count={min_count!r} must be >= 1")
+
+
+def require_tokens(raw_words: int, source: str) -> None:
+    if raw_words == 0:
+        raise ValueError(f"{source}: the corpus has no tokens")
+
+
+def frequent(counts: np.ndarray, first: np.ndarray, min_count: int, raw_words: int, source: str) -> np.ndarray:
+    """The vocabulary's rule, for every reader: indices of the words counted at least ``min_count``
+    times, by count (descending), ties by first occurrence (``first``); the errors of :meth:`Vocab.build`."""
+    require_tokens(raw_words, source)
+    kept = np.flatnonzero(counts >= min_count)
+    if kept.size == 0:
+        largest = int(counts.max()) if counts.size else 0
+        raise ValueError(f"{source}: no tokens left after min_count={min_count} (largest count is {largest})")
+    return kept[np.lexsort((first[kept], -counts[kept]))]
+
+
+def _source_name(sentences: object, source: Optional[str]) -> str:
+    if source is not None:
+        return source
+    return os.fspath(sentences.path) if isinstance(sentences, LineSentence) else "corpus"
 
 
 def _keep_known(ids: np.ndarray, lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -40,9 +40,6 @@ from .vectors import WordVectors, atomic_write
 from .vocab import Vocab
 
 DEFAULT_BATCH = {"numpy": 256, "cupy": 16384}
-# Where corpus_file is tokenised with array operations (nsw2v.ingest): on CuPy with NSW2V_FAST_GPU=1
-# (None: ask backend.fast_gpu()); on NumPy the Python reader is faster.
-_ARRAY_READER = {"numpy": False, "cupy": None}
 # Longest text (bytes) tokenised that way at once; longer files are read token by token.
 _DEVICE_TEXT_LIMIT = 1 << 30
 
@@ -197,8 +194,7 @@ class Word2Vec:
         """With ``NSW2V_FAST_GPU=1`` on CuPy the whole file is tokenised, counted and encoded on the
         device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
         does, ``Vocab.build_encoded`` reads it token by token."""
-        use = _ARRAY_READER.get(self.xp.__name__, False)
-        if use or (use is None and backend.fast_gpu()):
+        if _array_reader(self.xp):
             try:
                 return ingest.count_and_encode(self.xp, ingest.read_bytes(corpus_file, _DEVICE_TEXT_LIMIT),
                                                self.min_count, self.max_sentence_length, source)
@@ -242,10 +238,10 @@ class Word2Vec:
             if progress is not None and progress.due():
                 progress.show(words, lr, self._flush(acc, words, lr))
 
+        # with several processes, smaller chunks shorten the end of an epoch, when one works alone
+        chunk_words = self.chunk_words // (1 if pool is None else self.workers) or 1
         try:
             for _ in range(epochs):
-                # with several processes, smaller chunks shorten the end of an epoch, when one works alone
-                chunk_words = self.chunk_words // (1 if pool is None else self.workers) or 1
                 if encoded is not None:
                     chunks = encoded.iter_chunks(chunk_words)
                 else:
@@ -440,6 +436,12 @@ class _Job:
             return loss, valid.sum()                    # one example per (context, center) pair
         loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter)
         return loss, hi - lo
+
+
+def _array_reader(xp: Any) -> bool:
+    """Whether corpus_file is tokenised with array operations (``nsw2v.ingest``): on CuPy with
+    ``NSW2V_FAST_GPU=1``; on NumPy the Python reader is faster."""
+    return backend.is_cupy(xp) and backend.fast_gpu()
 
 
 def _file_key(path: str) -> tuple:

@@ -83,36 +83,22 @@ def cbow_case(seed, B=9, C=4, K=3, V=15, H=5):
     return W_in, W_out, contexts, mask, centers, negatives
 
 
-def numpy_scores(W_in, W_out, contexts, mask, centers, negatives, lr, skip_hits):
+def numpy_scores(model, W_in, W_out, contexts, mask, centers, negatives, lr, skip_hits):
     """(dh, d_out, loss per center) by the array code of steps._ns_update, on NumPy."""
-    weight = mask.astype(np.float32)[:, None, :]
-    h = weight @ W_in[contexts] / weight.sum(axis=2, keepdims=True)
-    seen = {}
+    weight = mask.astype(np.float32)
+    if model == "cbow":
+        inputs = (weight[:, None, :] @ W_in[contexts] / weight.sum(axis=1)[:, None, None], None)
+    else:
+        inputs = (W_in[contexts], weight[:, :, None])
+    seen = []
 
     def record(table, ids, values, n_inputs=None):
-        seen["d_out"] = values.copy()
-    W = W_out.copy()
-    dh, _ = _ns_update(W, h, centers, negatives, None, lr, skip_hits, record)
-    idx = np.concatenate([centers[:, None], negatives], axis=1)
-    z = (h[:, 0] * W_out[idx].transpose(1, 0, 2)).sum(-1).T * np.r_[1, -np.ones(negatives.shape[1])]
-    keep = np.ones(idx.shape)
-    if skip_hits:
-        keep[:, 1:] = negatives != centers[:, None]
-    loss = (np.logaddexp(0, -z) * keep).sum(1)
-    return dh[:, 0], seen["d_out"], loss
-
-
-@pytest.mark.parametrize("skip_hits", [False, True])
-def test_cbow_kernel_source_on_the_cpu(cpu_kernels, skip_hits):
-    W_in, W_out, contexts, mask, centers, negatives = cbow_case(1)
-    dh, d_out, loss = run_ns_kernel(cpu_kernels, "cbow", W_in, W_out, centers, contexts, mask, negatives, 0.05,
-                                    skip_hits)
-    want_dh, want_out, want_loss = numpy_scores(W_in, W_out, contexts, mask, centers, negatives, 0.05, skip_hits)
-    np.testing.assert_allclose(dh, want_dh, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(d_out, want_out, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(loss, want_loss, rtol=1e-5, atol=1e-6)
-    if skip_hits:
-        assert not d_out[0, 2].any()                                  # the skipped hit moves nothing
+        seen.append(values.copy())
+    dh, _ = _ns_update(W_out.copy(), *inputs[:1], centers, negatives, inputs[1], lr, skip_hits, record)
+    loss = [float(_ns_update(W_out.copy(), inputs[0][b:b + 1], centers[b:b + 1], negatives[b:b + 1],
+                             None if inputs[1] is None else inputs[1][b:b + 1], lr, skip_hits, record)[1])
+            for b in range(len(centers))]
+    return (dh[:, 0] if model == "cbow" else dh), seen[0], np.array(loss)
 
 
 def run_ns_kernel(lib, model, W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits):
@@ -130,22 +116,21 @@ def run_ns_kernel(lib, model, W_in, W_out, centers, contexts, mask, negatives, l
     return dh, d_out, loss
 
 
+@pytest.mark.parametrize("model", ["cbow", "skipgram"])
 @pytest.mark.parametrize("skip_hits", [False, True])
-def test_skipgram_kernel_source_on_the_cpu(cpu_kernels, skip_hits):
-    W_in, W_out, contexts, mask, centers, negatives = cbow_case(7)
-    dh, d_out, loss = run_ns_kernel(cpu_kernels, "skipgram", W_in, W_out, centers, contexts, mask, negatives, 0.05,
-                                    skip_hits)
-    seen = {}
-
-    def record(table, ids, values, n_inputs=None):
-        seen["d_out"] = values.copy()
-    weight = mask.astype(np.float32)[:, :, None]
-    want_dh, want_loss = _ns_update(W_out.copy(), W_in[contexts], centers, negatives, weight, 0.05, skip_hits,
-                                    record)
+def test_kernel_source_on_the_cpu(cpu_kernels, model, skip_hits):
+    W_in, W_out, contexts, mask, centers, negatives = cbow_case(1)
+    args = (W_in, W_out, centers, contexts, mask, negatives, 0.05, skip_hits)
+    dh, d_out, loss = run_ns_kernel(cpu_kernels, model, *args)
+    want_dh, want_out, want_loss = numpy_scores(model, W_in, W_out, contexts, mask, centers, negatives, 0.05,
+                                                skip_hits)
     np.testing.assert_allclose(dh, want_dh, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(d_out, seen["d_out"], rtol=1e-5, atol=1e-6)
-    assert loss.sum() == pytest.approx(float(want_loss), rel=1e-5)
-    assert not dh[~mask].any()                                        # padding slots get no update
+    np.testing.assert_allclose(d_out, want_out, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-5, atol=1e-6)
+    if skip_hits:
+        assert not d_out[0, 2].any()                                  # the skipped hit moves nothing
+    if model == "skipgram":
+        assert not dh[~mask].any()                                    # padding slots get no update
 
 
 @pytest.mark.parametrize("model", ["cbow", "skipgram"])

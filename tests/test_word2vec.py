@@ -132,12 +132,12 @@ def test_array_reader_trains_as_the_token_reader(tmp_path, xp, monkeypatch):
     path.write_text("\n".join(" ".join(f"w{i}" for i in rng.zipf(1.3, rng.integers(1, 30)) % 150)
                               for _ in range(300)))
     kw = dict(corpus_file=str(path), vector_size=8, min_count=2, epochs=1, xp=xp, verbose=False)
-    monkeypatch.setitem(w2v._ARRAY_READER, xp.__name__, True)
+    monkeypatch.setattr(w2v, "_array_reader", lambda xp: True)
     calls = []
     real = w2v.ingest.count_and_encode
     monkeypatch.setattr(w2v.ingest, "count_and_encode", lambda *a, **k: calls.append(1) or real(*a, **k))
     arrays = Word2Vec(**kw)
-    monkeypatch.setitem(w2v._ARRAY_READER, xp.__name__, False)
+    monkeypatch.setattr(w2v, "_array_reader", lambda xp: False)
     tokens = Word2Vec(**kw)
     assert calls == [1]
     assert arrays.vocab.index_to_key == tokens.vocab.index_to_key
