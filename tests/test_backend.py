@@ -68,6 +68,24 @@ def test_scatter_add_matches_float64_sums_and_repeats_exactly(xp, dtype, cap, fa
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [3, 4])
+def test_numpy_scatter_add_gives_the_bits_of_add_at(dtype, dim):
+    """Even rows go through a complex view (two floats an entry); odd rows do not. Both must add
+    in np.add.at's order, so the sums are equal bit for bit, not just close."""
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, 40, size=2000)
+    ids[:300] = 5
+    values = rng.standard_normal((2000, dim)).astype(dtype)[:, ::-1]   # not contiguous on purpose
+    start = rng.standard_normal((40, dim)).astype(dtype)
+    expected = start.copy()
+    np.add.at(expected, ids, values)
+    table = start.copy()
+    backend.scatter_add(table, ids, values)
+    np.testing.assert_array_equal(table, expected)
+    assert not np.array_equal(table, start)
+
+
 def test_segment_scatter_add_matches_add_at_and_repeats_exactly(xp):
     rng = np.random.default_rng(1)
     ids = rng.integers(0, 50, size=3000)
