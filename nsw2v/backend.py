@@ -181,7 +181,9 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
         ids = np.asarray(ids).ravel()
         values = np.asarray(values, dtype=table.dtype).reshape((ids.size,) + table.shape[1:])
         if cap is not None:
-            values = values * _cap_scale(np, table, ids, weights, cap)
+            hits = row_hits(np, ids, weights, table.shape[0])
+            if hits.max() > cap:                        # at CPU batch sizes it seldom binds
+                values = values * _cap_scale(np, table, hits, cap)
         if table.ndim == 1 or not table.flags.c_contiguous:
             np.add.at(table, ids, values)
             return
@@ -214,7 +216,7 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
         return
     values = values.reshape((n,) + table.shape[1:]).astype(table.dtype, copy=False)
     if cap is not None:
-        values = values * _cap_scale(xp, table, ids, weights, cap)
+        values = values * _cap_scale(xp, table, row_hits(xp, ids, weights, table.shape[0]), cap)
     if floats:
         segment_scatter_add(xp, table, ids, values)
     else:
@@ -226,10 +228,9 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
 _PAIRS = {np.float32: np.complex64, np.float64: np.complex128}
 
 
-def _cap_scale(xp: ModuleType, table: Any, ids: Any, weights: Any, cap: float) -> Any:
+def _cap_scale(xp: ModuleType, table: Any, hits: Any, cap: float) -> Any:
     """Each entry's factor ``min(1, cap / hits of its row)``, shaped to multiply its values."""
-    n = row_hits(xp, ids, weights, table.shape[0])
-    scale = xp.minimum(1.0, cap / xp.maximum(n, 1)).astype(table.dtype)
+    scale = (cap / xp.maximum(hits, cap)).astype(table.dtype)
     return scale.reshape((-1,) + (1,) * (table.ndim - 1))
 
 
