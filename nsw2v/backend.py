@@ -15,6 +15,7 @@ default; it is read when first needed, never at import time, so
 """
 from __future__ import annotations
 
+import math
 import os
 from types import ModuleType
 from typing import Any, Optional
@@ -187,7 +188,7 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
         if table.ndim == 1 or not table.flags.c_contiguous:
             np.add.at(table, ids, values)
             return
-        row = int(np.prod(table.shape[1:]))
+        row = math.prod(table.shape[1:])
         target, values = table.reshape(-1), np.ascontiguousarray(values).reshape(-1)
         pair = _PAIRS.get(table.dtype.type)
         if pair is not None and row % 2 == 0:         # two floats per entry: half the indices, same sums
@@ -202,7 +203,7 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
         return
     floats = table.dtype in (np.float32, np.float64)
     if floats and table.flags.c_contiguous and fast_gpu():
-        dim = int(np.prod(table.shape[1:]))
+        dim = math.prod(table.shape[1:])
         values = _as(xp, values.reshape(n, dim), table.dtype)
         weighted = cap is not None and weights is not None
         weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.ones(1, xp.float64)

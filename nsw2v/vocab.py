@@ -226,7 +226,7 @@ class Vocab:
         if not 0 <= max_tokens < 2 ** 31 - _BUILD_BATCH - MAX_SENTENCE_LENGTH:
             raise ValueError(f"max_tokens={max_tokens!r} must be >= 0 and fit int32 positions")
         source = _source_name(sentences, source)
-        index: dict = {}                             # word -> position of its first occurrence
+        index = _FirstSeen()                         # word -> provisional id
         blocks: List[np.ndarray] = []
         block_lengths: List[np.ndarray] = []
         counter: Optional[Counter] = None            # once over max_tokens
@@ -239,10 +239,7 @@ class Vocab:
             if counter is not None:
                 counter.update(tokens)
                 return
-            # A word's provisional id is the position of its first occurrence (setdefault keeps the first).
-            first_position = itertools.count(raw_words - len(tokens))
-            blocks.append(np.fromiter(map(index.setdefault, tokens, first_position), dtype=np.int32,
-                                      count=len(tokens)))
+            blocks.append(np.fromiter(map(index.__getitem__, tokens), dtype=np.int32, count=len(tokens)))
             block_lengths.append(np.asarray(lengths, dtype=np.int64))
             if raw_words > max_tokens:               # too large to keep: count the rest only
                 counter = Counter(dict(zip(index, _provisional_counts(index, blocks).tolist())))
@@ -263,7 +260,7 @@ class Vocab:
             return cls._from_counts(counter.items(), min_count, raw_words, sentences_seen, source), None
         counts = _provisional_counts(index, blocks)
         vocab = cls._from_counts(zip(index, counts.tolist()), min_count, raw_words, sentences_seen, source)
-        remap = np.full(raw_words, -1, dtype=np.int32)           # provisional id -> final id or -1
+        remap = np.full(len(index), -1, dtype=np.int32)          # provisional id -> final id or -1
         remap[np.fromiter(map(index.__getitem__, vocab.index_to_key), dtype=np.int64, count=len(vocab))] = \
             np.arange(len(vocab), dtype=np.int32)
         encoded = []
@@ -477,12 +474,24 @@ class EncodedCorpus:
         return _chunks(iter(self.batches), chunk_words)
 
 
+class _FirstSeen(dict):
+    """word -> provisional id, words numbered as first seen: ``ids[word]`` numbers a new word.
+
+    Looking a word up is dict's own ``__getitem__`` (no Python call); only a
+    new word calls :meth:`__missing__`. Dense ids keep the counts' ``bincount``
+    as small as the vocabulary.
+    """
+
+    def __missing__(self, word: str) -> int:
+        number = self[word] = len(self)
+        return number
+
+
 def _provisional_counts(index: dict, blocks: List[np.ndarray]) -> np.ndarray:
-    """Counts of the words of ``index`` (in its order) from blocks of first-occurrence positions."""
+    """Counts of the words of ``index`` (in its order) from blocks of their provisional ids."""
     if not blocks:
         return np.zeros(len(index), dtype=np.int64)
-    by_position = np.bincount(np.concatenate(blocks))
-    return by_position[np.fromiter(index.values(), dtype=np.int64, count=len(index))]
+    return np.bincount(np.concatenate(blocks), minlength=len(index))
 
 
 def check_min_count(min_count: int) -> None:
