@@ -34,7 +34,7 @@ from .layers import EmbeddingDot, SigmoidWithLoss
 
 METHODS = ("exclusion", "batched")
 
-# After this many redraw rounds of one column, the few rows still colliding are
+# After this many redraw rounds per column, the few rows still colliding are
 # drawn exactly from their renormalised distribution instead (a target holding
 # most of the probability mass would otherwise make the rejection loop long).
 _MAX_REDRAW_ROUNDS = 32
@@ -125,18 +125,34 @@ class UnigramSampler:
         return neg
 
     def _exclude(self, neg: Any, target: Any) -> None:
-        """Redraw, column by column, entries equal to the target or an earlier pick."""
+        """Redraw entries equal to the target or an earlier pick of their row.
+
+        Each round finds, per row, the first column that clashes with the target
+        or a column before it, and redraws that entry alone; rows without a clash
+        are done and leave the rounds. The columns before the first clash never
+        change again, so every column ends as the first of its draws that misses
+        the target and the columns before it: rejection sampling, which is
+        exactly sampling without replacement. Rows still clashing when the rounds
+        run out are finished column by column from the renormalised distribution.
+        """
         xp = self.xp
-        for k in range(self.sample_size):
-            taken = xp.concatenate([target[:, None], neg[:, :k]], axis=1)   # (B, 1+k)
-            for _ in range(_MAX_REDRAW_ROUNDS):
-                bad = xp.flatnonzero((neg[:, k:k + 1] == taken).any(axis=1))
-                if bad.size == 0:
-                    break
-                neg[bad, k] = self.draw((int(bad.size),))
-            else:
-                for row in backend.to_numpy(bad).tolist():
-                    neg[row, k] = self._draw_excluding(taken[row])
+        k = self.sample_size
+        before = xp.tri(k, k + 1, dtype=bool)                  # column j against [target | negatives] up to j
+        rows = xp.arange(neg.shape[0])
+        for _ in range(_MAX_REDRAW_ROUNDS * k):
+            picks = neg[rows]
+            taken = xp.concatenate([target[rows, None], picks], axis=1)                  # (R, 1+K)
+            clash = ((picks[:, :, None] == taken[:, None, :]) & before).any(axis=2)     # (R, K)
+            bad = xp.flatnonzero(clash.any(axis=1))
+            if bad.size == 0:
+                return
+            rows = rows[bad]
+            neg[rows, clash[bad].argmax(axis=1)] = self.draw((int(bad.size),))
+        for row in backend.to_numpy(rows).tolist():
+            for j in range(k):
+                taken = xp.concatenate([target[row:row + 1], neg[row, :j]])
+                if bool((taken == neg[row, j]).any()):
+                    neg[row, j] = self._draw_excluding(taken)
 
     def _draw_excluding(self, taken: Any) -> int:
         """One id from ``word_p`` renormalised without ``taken`` (the rare slow case)."""
