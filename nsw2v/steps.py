@@ -71,9 +71,10 @@ def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr
         keep = xp.ones(idx.shape, dtype=score.dtype)
         keep[:, 1:] = negatives != centers[:, None]
         weight = keep[:, None, :] if weight is None else weight * keep[:, None, :]   # (B, C, 1+K)
-    loss_terms = xp.logaddexp(0, -z)                                    # -log σ(z)
-    # d(loss)/d(score) = -(label - σ(score)) = -sign * σ(-z); the step is -lr times that.
-    g = (lr * sign) * xp.exp(-xp.logaddexp(0, z))                       # lr * (label - σ(s))
+    loss_terms = backend.softplus(-z)                                   # -log σ(z)
+    # d(loss)/d(score) = -(label - σ(score)) = -sign * σ(-z); the step is -lr times that, and
+    # σ(-z) = exp(-softplus(z)) with softplus(z) = softplus(-z) + z.
+    g = (lr * sign) * xp.exp(-(loss_terms + z))                         # lr * (label - σ(s))
     if weight is not None:
         loss_terms = loss_terms * weight
         g = g * weight

@@ -162,3 +162,13 @@ def test_cupy_missing_says_so():
     """, "yes")
     assert "CuPy is not installed" in out.stdout, out.stdout + out.stderr
     assert "pip install 'nsw2v[gpu]'" in out.stdout
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softplus_is_log1p_exp_without_overflow(xp, dtype):
+    x = np.concatenate([np.linspace(-30, 30, 601), [-1e4, -100.0, 0.0, 100.0, 1e4]]).astype(dtype)
+    got = backend.to_numpy(backend.softplus(xp.asarray(x)))
+    x = x.astype(np.float64)
+    expected = np.where(x > 30, x, np.log1p(np.exp(np.minimum(x, 30))))     # float64, exact enough
+    assert got.dtype == np.dtype(dtype) and np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == "float32" else 1e-14, atol=1e-30)
