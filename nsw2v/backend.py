@@ -153,6 +153,14 @@ def softplus(x: Any) -> Any:
     return get_array_module(x).logaddexp(0, x)
 
 
+def device_free_bytes(xp: ModuleType) -> Optional[int]:
+    """Bytes the GPU can still hand out (free device memory and the blocks CuPy's pool keeps); ``None`` on NumPy."""
+    if not is_cupy(xp):
+        return None
+    free, _total = xp.cuda.Device().mem_info
+    return int(free) + int(xp.get_default_memory_pool().free_bytes())
+
+
 def synchronize(xp: ModuleType) -> None:
     """Wait for queued device work (no-op on NumPy); for honest timings."""
     if is_cupy(xp):

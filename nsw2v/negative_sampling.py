@@ -141,7 +141,7 @@ class UnigramSampler:
         rows = xp.arange(neg.shape[0])
         for _ in range(_MAX_REDRAW_ROUNDS * k):
             picks = neg[rows]
-            taken = xp.concatenate([target[rows, None], picks], axis=1)                  # (R, 1+K)
+            taken = xp.concatenate([target[rows][:, None], picks], axis=1)                # (R, 1+K)
             clash = ((picks[:, :, None] == taken[:, None, :]) & before).any(axis=2)     # (R, K)
             bad = xp.flatnonzero(clash.any(axis=1))
             if bad.size == 0:

@@ -195,8 +195,12 @@ class Word2Vec:
         device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
         does, ``Vocab.build_encoded`` reads it token by token."""
         if _array_reader(self.xp):
+            limit = _DEVICE_TEXT_LIMIT
+            free = backend.device_free_bytes(self.xp)
+            if free is not None:                    # a text too long for the device's memory is read token by token
+                limit = min(limit, free // ingest.DEVICE_BYTES_PER_TEXT_BYTE)
             try:
-                return ingest.count_and_encode(self.xp, ingest.read_bytes(corpus_file, _DEVICE_TEXT_LIMIT),
+                return ingest.count_and_encode(self.xp, ingest.read_bytes(corpus_file, limit),
                                                self.min_count, self.max_sentence_length, source)
             except ingest.Unsupported as why:
                 if self.verbose:

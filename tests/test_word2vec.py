@@ -144,6 +144,18 @@ def test_array_reader_trains_as_the_token_reader(tmp_path, xp, monkeypatch):
     np.testing.assert_array_equal(arrays.wv.vectors, tokens.wv.vectors)
 
 
+def test_a_text_too_long_for_device_memory_is_read_token_by_token(tmp_path, monkeypatch, capsys):
+    import nsw2v.word2vec as w2v
+    path = tmp_path / "corpus.txt"
+    path.write_text("a b c a b a d e f g\n" * 12)                 # 240 bytes
+    monkeypatch.setattr(w2v, "_array_reader", lambda xp: True)
+    monkeypatch.setattr(w2v.backend, "device_free_bytes", lambda xp: 100 * w2v.ingest.DEVICE_BYTES_PER_TEXT_BYTE)
+    model = Word2Vec(corpus_file=str(path), vector_size=4, min_count=1, negative=2, epochs=1, xp="numpy")
+    assert model.vocab.index_to_key == ["a", "b", "c", "d", "e", "f", "g"]
+    err = capsys.readouterr().err
+    assert "token by token" in err and "longer than 100 bytes of text" in err
+
+
 @pytest.mark.parametrize("fast", ["0", "1"])
 def test_same_seed_same_vectors_and_other_seed_differs(xp, fast, monkeypatch):
     monkeypatch.setenv("NSW2V_FAST_GPU", fast)                     # CuPy: array code, or the kernels
