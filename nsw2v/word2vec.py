@@ -472,16 +472,16 @@ class _Pool:
     """
 
     def __init__(self, job: _Job, workers: int):
+        import mmap
         import multiprocessing as mp
-        from multiprocessing import shared_memory
         model = job.model
-        self.job, self.model, self.shms, self.words = job, model, [], 0
+        self.job, self.model, self.words = job, model, 0
         tables = []
         for table in (model.W_in, model.W_out):
-            shm = shared_memory.SharedMemory(create=True, size=table.nbytes)
-            shared = np.ndarray(table.shape, dtype=table.dtype, buffer=shm.buf)
+            # An anonymous shared mapping, inherited by the forked workers: nothing in /dev/shm (whose size
+            # containers often limit) to leak if a process is killed, and no resource-tracker process.
+            shared = np.ndarray(table.shape, dtype=table.dtype, buffer=mmap.mmap(-1, max(table.nbytes, 1)))
             shared[...] = table
-            self.shms.append(shm)
             tables.append(shared)
         model.W_in, model.W_out = tables
         ctx = mp.get_context("fork")            # the workers inherit the model, vocabulary and tables
@@ -536,10 +536,7 @@ class _Pool:
             if proc.is_alive():
                 proc.terminate()
         model = self.model
-        model.W_in, model.W_out = model.W_in.copy(), model.W_out.copy()   # off the shared memory
-        for shm in self.shms:
-            shm.close()
-            shm.unlink()
+        model.W_in, model.W_out = model.W_in.copy(), model.W_out.copy()   # off the mapping, unmapped once unused
 
 
 def _work(job: _Job, worker: int, tasks: Any, results: Any) -> None:
