@@ -42,11 +42,12 @@ _SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = True
 _NEWLINE = np.zeros(256, dtype=bool)
 _NEWLINE[[0x0A, 0x0D]] = True
 
-# Two 31-bit primes and bases for the token hash: a byte times a power stays
-# below 2**39, and a running sum of 100M residues below 2**58 (int64 is exact).
 # Device memory count_and_encode needs per byte of text, with room to spare (at its peak a few int64
 # arrays as long as the text are alive at once: positions, offsets, a residue and its running sum).
 DEVICE_BYTES_PER_TEXT_BYTE = 64
+
+# Two 31-bit primes and bases for the token hash: a byte times a power stays
+# below 2**39, and a running sum of 100M residues below 2**58 (int64 is exact).
 _MODULI = ((2_147_483_647, 1_000_003), (2_147_483_629, 916_132_831))
 
 
