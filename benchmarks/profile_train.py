@@ -9,7 +9,8 @@ Phases, each timed on its own (same settings as the peers' comparison, CBOW unle
 - ``read``: ``Word2Vec.build_vocab``: one pass that counts and keeps the corpus
   encoded (on CuPy the file is tokenised on the device, ``nsw2v.ingest``);
 - ``plan`` and ``steps`` on the first ``--chunks`` chunks: subsampling and windows,
-  then the training steps alone, with the device synchronised after each phase;
+  then the training steps alone, with the device synchronised after each phase (on
+  CuPy also the host's share of the steps' time: how long Python took to issue them);
 - ``train``: one whole epoch of ``Word2Vec.train`` (its reader thread overlaps
   encoding with the steps), then the functions that took the most time in it
   (``cProfile``; on CuPy this is host time, the device work is asynchronous).
@@ -63,7 +64,7 @@ def main(argv=None) -> None:
     else:
         chunks = vocab.iter_chunks(LineSentence(path), model.chunk_words)
     job = _Job(model, vocab.total_words, model.alpha, model.min_alpha)
-    t_plan = t_steps = 0.0
+    t_plan = t_steps = t_issue = 0.0
     words = steps = 0
     for number in range(args.chunks):
         ids, sid = next(chunks, (None, None))
@@ -76,16 +77,23 @@ def main(argv=None) -> None:
         acc = _Accumulator()
 
         def run_steps():
+            start = time.perf_counter()
             for j in range(len(plan.bounds) - 1):
                 acc.add(*job.step(plan, int(plan.bounds[j]), int(plan.bounds[j + 1]), 0.01))
-            return backend.to_float(acc.loss)
-        _, seconds = timed(f"steps chunk {number}", run_steps)
+            return time.perf_counter() - start, backend.to_float(acc.loss)
+        (issue, _), seconds = timed(f"steps chunk {number}", run_steps)
         t_steps += seconds
+        t_issue += issue
         words += len(ids)
         steps += len(plan.bounds) - 1
     print(f"\nper 1M words: read {t_vocab / vocab.total_words * 1e6:.3f} s, plan {t_plan / words * 1e6:.3f} s, "
           f"steps {t_steps / words * 1e6:.3f} s ({t_steps / steps * 1e3:.2f} ms per step of "
-          f"{model.batch_size} centers); steps alone: {words / t_steps / 1e6:.2f}M words/s\n")
+          f"{model.batch_size} centers); steps alone: {words / t_steps / 1e6:.2f}M words/s")
+    if backend.is_cupy(xp):
+        # Python issuing the steps took this much of their time; near all of it, the device waits on the
+        # host (launches, or syncs inside a step); far less, the host waits on the device's kernels.
+        print(f"host time issuing the steps: {t_issue:.3f} s of {t_steps:.3f} s")
+    print()
 
     profile = cProfile.Profile()
     profile.enable()
