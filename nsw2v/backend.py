@@ -223,17 +223,7 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
         return
     floats = table.dtype in (np.float32, np.float64)
     if floats and table.flags.c_contiguous and fast_gpu():
-        dim = math.prod(table.shape[1:])
-        values = _as(xp, values.reshape(n, dim), table.dtype)
-        weighted = cap is not None and weights is not None
-        weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.ones(1, xp.float64)
-        ids = ids.astype(xp.int64, copy=False)
-        order = xp.argsort(ids)
-        sorted_ids = ids[order]
-        _sorted_scatter_kernel(table.dtype)(
-            ((n * dim + 255) // 256,), (256,),
-            (sorted_ids, order, values, weights, np.int32(weighted), table, np.int64(n), np.int64(dim),
-             np.float64(0.0 if cap is None else cap)))
+        _sorted_scatter(xp, table, ids, values, cap, weights)
         return
     values = values.reshape((n,) + table.shape[1:]).astype(table.dtype, copy=False)
     if cap is not None:
@@ -247,6 +237,21 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
 # A complex number is two floats of its dtype, and complex addition adds each part as a float:
 # viewing a float table as complex halves the entries ``np.add.at`` walks and gives the same bits.
 _PAIRS = {np.float32: np.complex64, np.float64: np.complex128}
+
+
+def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Optional[float], weights: Any) -> None:
+    """:func:`scatter_add` by the sorted-run kernel (float, C-contiguous ``table``; 1-D ``ids``, not empty)."""
+    n, dim = int(ids.size), math.prod(table.shape[1:])
+    values = _as(xp, values.reshape(n, dim), table.dtype)
+    weighted = cap is not None and weights is not None
+    weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.ones(1, xp.float64)
+    ids = ids.astype(xp.int64, copy=False)
+    order = xp.argsort(ids)
+    sorted_ids = ids[order]
+    _sorted_scatter_kernel(table.dtype)(
+        ((n * dim + 255) // 256,), (256,),
+        (sorted_ids, order, values, weights, np.int32(weighted), table, np.int64(n), np.int64(dim),
+         np.float64(0.0 if cap is None else cap)))
 
 
 def _cap_scale(xp: ModuleType, table: Any, hits: Any, cap: float) -> Any:
@@ -443,7 +448,13 @@ def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any,
     if isinstance(W_in, np.ndarray) or not fast_gpu() or W_in.dtype != np.float32 \
             or W_out.dtype != np.float32 or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous):
         return None
-    xp = get_array_module(W_in)
+    return _ns_kernel_scores(get_array_module(W_in), model, W_in, W_out, centers, contexts, mask, negatives, lr,
+                             skip_hits)
+
+
+def _ns_kernel_scores(xp: ModuleType, model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
+                      negatives: Any, lr: float, skip_hits: bool) -> tuple:
+    """:func:`fused_scores` past its checks: the outputs allocated and the kernel launched."""
     name = {"cbow": "cbow_ns", "skipgram": "skipgram_ns"}[model]
     B, C = (int(n) for n in contexts.shape)
     K, H = int(negatives.shape[1]), int(W_in.shape[1])

@@ -6,8 +6,12 @@ is tested on machines without a GPU; that part skips when no C++ compiler is
 found. On a GPU the kernels run through CuPy and are compared the same way.
 """
 import ctypes
+import os
+import re
 import shutil
 import subprocess
+import tempfile
+import types
 
 import numpy as np
 import pytest
@@ -24,50 +28,66 @@ static Dim blockIdx, threadIdx, blockDim;
 #define __global__
 #define __device__
 """
-
-_LAUNCHERS = r"""
-extern "C" void launch_ns(int skipgram, long long threads, const float* W_in, const float* W_out,
-        const int* contexts, const unsigned char* mask, const int* centers, const int* negatives,
-        long long B, long long C, long long K, long long H, float lr, int skip_hits, float* h, float* dh,
-        float* d_out, float* loss) {
-    blockDim.x = 1; threadIdx.x = 0;
-    for (long long t = 0; t < threads; ++t) {
-        blockIdx.x = t;
-        if (skipgram)
-            skipgram_ns(W_in, W_out, contexts, mask, centers, negatives, B, C, K, H, lr, skip_hits, h, dh, d_out, loss);
-        else
-            cbow_ns(W_in, W_out, contexts, mask, centers, negatives, B, C, K, H, lr, skip_hits, h, dh, d_out, loss);
-    }
-}
-extern "C" void launch_sorted_scatter(long long threads, const long long* sorted_ids, const long long* order,
-        const float* values, const double* weights, int weighted, float* table, long long n, long long dim,
-        double cap) {
-    blockDim.x = 1; threadIdx.x = 0;
-    for (long long t = 0; t < threads; ++t) {
-        blockIdx.x = t;
-        sorted_scatter_float32(sorted_ids, order, values, weights, weighted, table, n, dim, cap);
-    }
-}
-"""
+# CUDA parameter types -> the NumPy dtype a pointer's array must have, or the NumPy scalar type and
+# ctypes type a value is passed as (CuPy passes a NumPy scalar by value at its own size).
+_POINTEES = {"float": (np.float32,), "double": (np.float64,), "int": (np.int32,), "long long": (np.int64,),
+             "unsigned char": (np.bool_, np.uint8)}
+_VALUES = {"float": (np.float32, ctypes.c_float), "double": (np.float64, ctypes.c_double),
+           "int": (np.int32, ctypes.c_int), "long long": (np.int64, ctypes.c_longlong)}
 
 
-@pytest.fixture(scope="module")
-def cpu_kernels(tmp_path_factory):
+class CpuRawKernel:
+    """``cupy.RawKernel(source, name)`` for the CPU: the CUDA source compiled by g++ with a loop over the
+    threads of the launch (the kernels allow it: no thread waits for another). A call checks every argument
+    against the kernel's parameter list, as the GPU would need them: arrays C-contiguous of the pointee's
+    dtype, values NumPy scalars of the parameter's type (a Python int would go to the GPU as 64 bits)."""
+
+    _built: dict = {}
+
+    def __init__(self, source, name):
+        params = re.search(r'extern "C" __global__ void ' + name + r"\(([^)]*)\)", source).group(1)
+        self.params = [re.match(r"(.*?)\s*(\w+)$", p.strip()).groups() for p in params.split(",")]
+        key = (source, name)
+        if key not in self._built:
+            decl = ", ".join(f"{kind} {arg}" for kind, arg in self.params)
+            call = ", ".join(arg for _, arg in self.params)
+            launcher = (f'extern "C" void run_{name}(long long threads, long long block, {decl}) {{\n'
+                        f"    blockDim.x = block;\n"
+                        f"    for (long long t = 0; t < threads; ++t) {{\n"
+                        f"        blockIdx.x = t / block; threadIdx.x = t % block; {name}({call});\n    }}\n}}\n")
+            folder = tempfile.mkdtemp(prefix="nsw2v-kernel-")
+            cpp, library = os.path.join(folder, f"{name}.cpp"), os.path.join(folder, f"{name}.so")
+            with open(cpp, "w") as fh:
+                fh.write(_SHIM + source + launcher)
+            subprocess.run([CXX, "-O1", "-shared", "-fPIC", cpp, "-o", library], check=True)
+            self._built[key] = getattr(ctypes.CDLL(library), f"run_{name}")
+        self.run = self._built[key]
+        self.name = name
+
+    def __call__(self, grid, block, args):
+        assert len(args) == len(self.params), f"{self.name}: {len(args)} arguments for {len(self.params)}"
+        converted = []
+        for (kind, arg), value in zip(self.params, args):
+            base = kind.replace("const", "").replace("*", "").strip()
+            if kind.endswith("*"):
+                assert isinstance(value, np.ndarray) and value.dtype.type in _POINTEES[base] \
+                    and value.flags.c_contiguous, f"{self.name}: {arg} must be a C-contiguous {base} array"
+                converted.append(ctypes.c_void_p(value.ctypes.data))
+            else:
+                scalar, ctype = _VALUES[base]
+                assert type(value) is scalar, f"{self.name}: {arg} must be {scalar.__name__}, got {type(value)}"
+                converted.append(ctype(value))
+        (blocks,), (threads,) = grid, block
+        self.run(ctypes.c_longlong(blocks * threads), ctypes.c_longlong(threads), *converted)
+
+
+@pytest.fixture
+def cpu_cupy(monkeypatch):
+    """backend's kernel launches (``_ns_kernel_scores``, ``_sorted_scatter``) run on NumPy arrays on the CPU."""
     if CXX is None:
         pytest.skip("no C++ compiler to run the CUDA kernels' source on the CPU")
-    scatter = backend._SORTED_SCATTER.replace("sorted_scatter_T", "sorted_scatter_float32") \
-        .replace("const T*", "const float*").replace("T* table", "float* table").replace("T sum", "float sum") \
-        .replace("(T)", "(float)")
-    folder = tmp_path_factory.mktemp("kernels")
-    source = folder / "kernels.cpp"
-    source.write_text(_SHIM + backend._NS_KERNELS + scatter + _LAUNCHERS)
-    library = folder / "kernels.so"
-    subprocess.run([CXX, "-O1", "-shared", "-fPIC", str(source), "-o", str(library)], check=True)
-    return ctypes.CDLL(str(library))
-
-
-def ptr(a):
-    return a.ctypes.data_as(ctypes.c_void_p)
+    monkeypatch.setattr(backend, "_import_cupy", lambda: types.SimpleNamespace(RawKernel=CpuRawKernel))
+    monkeypatch.setattr(backend, "_kernels", {})
 
 
 def cbow_case(seed, B=9, C=4, K=3, V=15, H=5):
@@ -101,27 +121,17 @@ def numpy_scores(model, W_in, W_out, contexts, mask, centers, negatives, lr, ski
     return (dh[:, 0] if model == "cbow" else dh), seen[0], np.array(loss)
 
 
-def run_ns_kernel(lib, model, W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits):
-    """backend.fused_scores's outputs, computed by the kernels' source compiled for the CPU."""
-    B, C = contexts.shape
-    K, H = negatives.shape[1], W_in.shape[1]
-    h = np.empty((B, H), np.float32)
-    dh = np.empty((B, H) if model == "cbow" else (B, C, H), np.float32)
-    d_out, loss = np.empty((B, K + 1, H), np.float32), np.empty(B, np.float32)
-    i32 = lambda a: np.ascontiguousarray(a, dtype=np.int32)           # noqa: E731
-    args = [i32(contexts), np.ascontiguousarray(mask, dtype=np.bool_), i32(centers), i32(negatives)]
-    lib.launch_ns(ctypes.c_int(model == "skipgram"), ctypes.c_longlong(B), ptr(W_in), ptr(W_out), *map(ptr, args),
-                  *map(ctypes.c_longlong, (B, C, K, H)), ctypes.c_float(lr), ctypes.c_int(skip_hits),
-                  ptr(h), ptr(dh), ptr(d_out), ptr(loss))
-    return dh, d_out, loss
+def run_ns_kernel(model, W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits):
+    """backend.fused_scores's outputs, by its own launch code and the kernels' source compiled for the CPU."""
+    return backend._ns_kernel_scores(np, model, W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
 
 
 @pytest.mark.parametrize("model", ["cbow", "skipgram"])
 @pytest.mark.parametrize("skip_hits", [False, True])
-def test_kernel_source_on_the_cpu(cpu_kernels, model, skip_hits):
+def test_kernel_source_on_the_cpu(cpu_cupy, model, skip_hits):
     W_in, W_out, contexts, mask, centers, negatives = cbow_case(1)
     args = (W_in, W_out, centers, contexts, mask, negatives, 0.05, skip_hits)
-    dh, d_out, loss = run_ns_kernel(cpu_kernels, model, *args)
+    dh, d_out, loss = run_ns_kernel(model, *args)
     want_dh, want_out, want_loss = numpy_scores(model, W_in, W_out, contexts, mask, centers, negatives, 0.05,
                                                 skip_hits)
     np.testing.assert_allclose(dh, want_dh, rtol=1e-5, atol=1e-6)
@@ -135,17 +145,22 @@ def test_kernel_source_on_the_cpu(cpu_kernels, model, skip_hits):
 
 @pytest.mark.parametrize("model", ["cbow", "skipgram"])
 @pytest.mark.parametrize("skip_hits, cap", [(False, None), (True, 2)])
-def test_fused_branch_of_the_steps_on_the_cpu(cpu_kernels, monkeypatch, model, skip_hits, cap):
-    """The steps' kernel branch (padding slots scattered with zero updates and zero hits) equals their array code."""
+def test_fused_branch_of_the_steps_on_the_cpu(cpu_cupy, monkeypatch, model, skip_hits, cap):
+    """The steps' kernel branch (padding slots scattered with zero updates and zero hits), with the sorted-run
+    scatter kernel, equals their array code."""
     step = cbow_step if model == "cbow" else skipgram_step
     W_in, W_out, contexts, mask, centers, negatives = cbow_case(6, B=40, V=12)
     results = []
+    numpy_scatter = backend.scatter_add
     for fused in (False, True):
         if fused:
-            monkeypatch.setattr(backend, "fused_scores", lambda name, *a: run_ns_kernel(cpu_kernels, name, *a))
+            monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
+            monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
+                                backend._sorted_scatter(np, table, ids.ravel(), values, cap, weights))
         Wi, Wo = W_in.copy(), W_out.copy()
         loss = step(Wi, Wo, centers, contexts, mask, negatives, 0.05, skip_hits, CappedScatter(cap))
         results.append((Wi, Wo, float(loss)))
+    assert backend.scatter_add is not numpy_scatter
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-5)
     assert results[1][2] == pytest.approx(results[0][2], rel=1e-5)
@@ -154,22 +169,35 @@ def test_fused_branch_of_the_steps_on_the_cpu(cpu_kernels, monkeypatch, model, s
 
 @pytest.mark.parametrize("cap", [None, 2.0])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_scatter_kernel_source_on_the_cpu(cpu_kernels, cap, weighted):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_kernel_source_on_the_cpu(cpu_cupy, cap, weighted, dtype):
     rng = np.random.default_rng(2)
     n, dim, rows = 300, 4, 20
     ids = rng.integers(0, rows, n)
     ids[:80] = 3
-    values = rng.standard_normal((n, dim)).astype(np.float32)
-    weights = rng.integers(0, 3, n).astype(np.float64) if weighted else np.ones(1)
-    table = rng.standard_normal((rows, dim)).astype(np.float32)
-    want = table.copy()
-    CappedScatter(cap)(want, ids, values, weights if weighted else None)
-    order = np.argsort(ids, kind="stable").astype(np.int64)
-    sorted_ids = np.ascontiguousarray(ids[order], dtype=np.int64)
-    cpu_kernels.launch_sorted_scatter(ctypes.c_longlong(n * dim), ptr(sorted_ids), ptr(order), ptr(values),
-                                      ptr(weights), ctypes.c_int(weighted), ptr(table), ctypes.c_longlong(n),
-                                      ctypes.c_longlong(dim), ctypes.c_double(cap or 0.0))
+    values = rng.standard_normal((n, dim)).astype(dtype)
+    weights = rng.integers(0, 3, n) if weighted else None
+    start = rng.standard_normal((rows, dim)).astype(dtype)
+    want, table = start.copy(), start.copy()
+    CappedScatter(cap)(want, ids, values, weights)
+    backend._sorted_scatter(np, table, ids, values, cap, weights)
     np.testing.assert_allclose(table, want, rtol=1e-5, atol=1e-5)
+    assert not np.array_equal(table, start)
+
+
+def test_a_launch_with_the_wrong_argument_types_is_refused(cpu_cupy):
+    """The CPU stand-in checks what a GPU launch would get wrong silently."""
+    W_in, W_out, contexts, mask, centers, negatives = cbow_case(1)
+    kernel = CpuRawKernel(backend._NS_KERNELS, "cbow_ns")
+    B, C = contexts.shape
+    good = [W_in, W_out, contexts.astype(np.int32), mask, centers.astype(np.int32), negatives.astype(np.int32),
+            np.int64(B), np.int64(C), np.int64(3), np.int64(5), np.float32(0.1), np.int32(0),
+            np.empty((B, 5), np.float32), np.empty((B, 5), np.float32), np.empty((B, 4, 5), np.float32),
+            np.empty(B, np.float32)]
+    kernel((1,), (B,), tuple(good))
+    for i, bad in ((2, contexts.astype(np.int64)), (6, B), (10, np.float64(0.1))):
+        with pytest.raises(AssertionError):
+            kernel((1,), (B,), tuple(good[:i] + [bad] + good[i + 1:]))
 
 
 @pytest.mark.gpu
