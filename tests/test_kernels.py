@@ -1,16 +1,18 @@
 """The CuPy kernels of nsw2v.backend against the NumPy code they replace.
 
 Each kernel's CUDA source is also compiled for the CPU (one loop over the
-threads, which these kernels allow: no thread waits for another), so its logic
-is tested on machines without a GPU; that part skips when no C++ compiler is
-found. On a GPU the kernels run through CuPy and are compared the same way.
+threads, which these kernels allow: no thread waits for another) and launched
+by backend's own launch code through :class:`CpuRawKernel`, a stand-in for
+``cupy.RawKernel`` that checks every argument against the kernel's parameters;
+so the kernels' logic and the way they are called are tested on machines
+without a GPU (skipped when no C++ compiler is found). On a GPU the kernels
+run through CuPy and are compared the same way.
 """
 import ctypes
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 import types
 
 import numpy as np
@@ -43,6 +45,7 @@ class CpuRawKernel:
     dtype, values NumPy scalars of the parameter's type (a Python int would go to the GPU as 64 bits)."""
 
     _built: dict = {}
+    folder = None                               # set by the cpu_cupy fixture: pytest's temporary folder
 
     def __init__(self, source, name):
         params = re.search(r'extern "C" __global__ void ' + name + r"\(([^)]*)\)", source).group(1)
@@ -55,8 +58,7 @@ class CpuRawKernel:
                         f"    blockDim.x = block;\n"
                         f"    for (long long t = 0; t < threads; ++t) {{\n"
                         f"        blockIdx.x = t / block; threadIdx.x = t % block; {name}({call});\n    }}\n}}\n")
-            folder = tempfile.mkdtemp(prefix="nsw2v-kernel-")
-            cpp, library = os.path.join(folder, f"{name}.cpp"), os.path.join(folder, f"{name}.so")
+            cpp, library = (os.path.join(self.folder, f"{name}-{len(self._built)}.{ext}") for ext in ("cpp", "so"))
             with open(cpp, "w") as fh:
                 fh.write(_SHIM + source + launcher)
             subprocess.run([CXX, "-O1", "-shared", "-fPIC", cpp, "-o", library], check=True)
@@ -82,10 +84,12 @@ class CpuRawKernel:
 
 
 @pytest.fixture
-def cpu_cupy(monkeypatch):
+def cpu_cupy(monkeypatch, tmp_path_factory):
     """backend's kernel launches (``_ns_kernel_scores``, ``_sorted_scatter``) run on NumPy arrays on the CPU."""
     if CXX is None:
         pytest.skip("no C++ compiler to run the CUDA kernels' source on the CPU")
+    if CpuRawKernel.folder is None:
+        CpuRawKernel.folder = str(tmp_path_factory.mktemp("kernels"))
     monkeypatch.setattr(backend, "_import_cupy", lambda: types.SimpleNamespace(RawKernel=CpuRawKernel))
     monkeypatch.setattr(backend, "_kernels", {})
 
