@@ -245,7 +245,7 @@ def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Opti
     values = _as(xp, values.reshape(n, dim), table.dtype)
     weighted = cap is not None and weights is not None
     weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.ones(1, xp.float64)
-    ids = ids.astype(xp.int64, copy=False)
+    ids = _as(xp, ids, xp.int32)                               # row ids fit int32; the plan's already are
     order = xp.argsort(ids)
     sorted_ids = ids[order]
     _sorted_scatter_kernel(table.dtype)(
@@ -322,7 +322,7 @@ def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
 # run's hits, applies the cap and adds the sum to the table: one writer per element.
 _SORTED_SCATTER = r"""
 extern "C" __global__ void sorted_scatter_T(
-        const long long* sorted_ids, const long long* order, const T* values, const double* weights,
+        const int* sorted_ids, const long long* order, const T* values, const double* weights,
         const int weighted, T* table, const long long n, const long long dim, const double cap) {
     long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (tid >= n * dim) return;
