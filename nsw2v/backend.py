@@ -360,7 +360,11 @@ def _sorted_scatter_kernel(dtype: Any):
 # CBOW: one input h, the mean of the real context rows; d_out[k] = g h, dh = sum_k g W_out[id].
 # Skip-gram: each real context row is an input scored against the center's 1+K rows;
 # d_out[k] = sum_c g_ck W_in[ctx_c], dh[c] = sum_k g_ck W_out[id] (0 for padding slots).
-_NS_KERNELS = r"""
+# A thread keeps h and its g in local arrays (vector_size up to NS_MAX_H, C * (1 + K) up to
+# NS_MAX_G; larger steps use the array code) and writes each output element once, column by
+# column after the scores: no read-modify-write of global memory.
+NS_MAX_H, NS_MAX_G = 512, 256
+_NS_KERNELS = f"#define NS_MAX_H {NS_MAX_H}\n#define NS_MAX_G {NS_MAX_G}\n" + r"""
 __device__ float ns_term(const float* input, const float* row, const long long H, const long long k,
                          const int hit, const float lr, float* total) {
     float s = 0.0f;
@@ -371,35 +375,41 @@ __device__ float ns_term(const float* input, const float* row, const long long H
     return keep * lr * (k == 0 ? 1.0f : -1.0f) / (1.0f + expf(z));
 }
 
+__device__ long long ns_row(const int* centers, const int* negatives, const long long b, const long long K,
+                            const long long k) {
+    return k == 0 ? centers[b] : negatives[b * K + k - 1];
+}
+
 extern "C" __global__ void cbow_ns(
         const float* W_in, const float* W_out, const int* contexts, const unsigned char* mask,
         const int* centers, const int* negatives, const long long B, const long long C,
         const long long K, const long long H, const float lr, const int skip_hits,
-        float* h, float* dh, float* d_out, float* loss) {
+        float* dh, float* d_out, float* loss) {
     long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;
-    float* hb = h + b * H;
-    float* dhb = dh + b * H;
+    float h[NS_MAX_H], g[NS_MAX_G];
     float count = 0.0f;
-    for (long long d = 0; d < H; ++d) { hb[d] = 0.0f; dhb[d] = 0.0f; }
+    for (long long d = 0; d < H; ++d) h[d] = 0.0f;
     for (long long c = 0; c < C; ++c) {
         if (!mask[b * C + c]) continue;
         count += 1.0f;
-        const float* row = W_in + contexts[b * C + c] * H;
-        for (long long d = 0; d < H; ++d) hb[d] += row[d];
+        const float* row = W_in + (long long)contexts[b * C + c] * H;
+        for (long long d = 0; d < H; ++d) h[d] += row[d];
     }
-    for (long long d = 0; d < H; ++d) hb[d] /= count;
+    for (long long d = 0; d < H; ++d) h[d] /= count;
     const long long center = centers[b];
     float total = 0.0f;
     for (long long k = 0; k <= K; ++k) {
-        const long long id = k == 0 ? center : negatives[b * K + k - 1];
-        const float* row = W_out + id * H;
-        const float g = ns_term(hb, row, H, k, skip_hits && id == center, lr, &total);
-        float* out = d_out + (b * (K + 1) + k) * H;
-        for (long long d = 0; d < H; ++d) {
-            out[d] = g * hb[d];
-            dhb[d] += g * row[d];
+        const long long id = ns_row(centers, negatives, b, K, k);
+        g[k] = ns_term(h, W_out + id * H, H, k, skip_hits && id == center, lr, &total);
+    }
+    for (long long d = 0; d < H; ++d) {
+        float sum = 0.0f;
+        for (long long k = 0; k <= K; ++k) {
+            sum += g[k] * W_out[ns_row(centers, negatives, b, K, k) * H + d];
+            d_out[(b * (K + 1) + k) * H + d] = g[k] * h[d];
         }
+        dh[b * H + d] = sum;
     }
     loss[b] = total;
 }
@@ -408,26 +418,33 @@ extern "C" __global__ void skipgram_ns(
         const float* W_in, const float* W_out, const int* contexts, const unsigned char* mask,
         const int* centers, const int* negatives, const long long B, const long long C,
         const long long K, const long long H, const float lr, const int skip_hits,
-        float* unused, float* dh, float* d_out, float* loss) {
+        float* dh, float* d_out, float* loss) {
     long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;
-    float* outb = d_out + b * (K + 1) * H;
-    for (long long e = 0; e < (K + 1) * H; ++e) outb[e] = 0.0f;
+    float g[NS_MAX_G];                                      // g[c * (K + 1) + k], 0 for padding slots
     const long long center = centers[b];
     float total = 0.0f;
     for (long long c = 0; c < C; ++c) {
-        float* dhc = dh + (b * C + c) * H;
-        for (long long d = 0; d < H; ++d) dhc[d] = 0.0f;
-        if (!mask[b * C + c]) continue;
-        const float* input = W_in + contexts[b * C + c] * H;
+        const int real = mask[b * C + c];
+        const float* input = W_in + (long long)contexts[b * C + c] * H;
         for (long long k = 0; k <= K; ++k) {
-            const long long id = k == 0 ? center : negatives[b * K + k - 1];
-            const float* row = W_out + id * H;
-            const float g = ns_term(input, row, H, k, skip_hits && id == center, lr, &total);
-            for (long long d = 0; d < H; ++d) {
-                dhc[d] += g * row[d];
-                outb[k * H + d] += g * input[d];
-            }
+            const long long id = ns_row(centers, negatives, b, K, k);
+            g[c * (K + 1) + k] = real ? ns_term(input, W_out + id * H, H, k, skip_hits && id == center, lr, &total)
+                                      : 0.0f;
+        }
+    }
+    for (long long d = 0; d < H; ++d) {
+        for (long long c = 0; c < C; ++c) {
+            float sum = 0.0f;
+            for (long long k = 0; k <= K; ++k)
+                sum += g[c * (K + 1) + k] * W_out[ns_row(centers, negatives, b, K, k) * H + d];
+            dh[(b * C + c) * H + d] = sum;
+        }
+        for (long long k = 0; k <= K; ++k) {
+            float sum = 0.0f;
+            for (long long c = 0; c < C; ++c)
+                sum += g[c * (K + 1) + k] * W_in[(long long)contexts[b * C + c] * H + d];
+            d_out[(b * (K + 1) + k) * H + d] = sum;
         }
     }
     loss[b] = total;
@@ -442,11 +459,13 @@ def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any,
     ``model`` is ``"cbow"`` (``dh`` is ``(B, H)``, one input per center) or
     ``"skipgram"`` (``dh`` is ``(B, C, H)``, zero on padding slots). ``None``
     where there is no such kernel (NumPy, tables that are not C-contiguous
-    float32, or :func:`fast_gpu` off): the caller then computes the same with
+    float32, rows longer than ``NS_MAX_H``, more than ``NS_MAX_G`` scores per
+    center, or :func:`fast_gpu` off): the caller then computes the same with
     array operations (``steps._ns_update``).
     """
     if isinstance(W_in, np.ndarray) or not fast_gpu() or W_in.dtype != np.float32 \
-            or W_out.dtype != np.float32 or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous):
+            or W_out.dtype != np.float32 or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous) \
+            or W_in.shape[1] > NS_MAX_H or contexts.shape[1] * (negatives.shape[1] + 1) > NS_MAX_G:
         return None
     return _ns_kernel_scores(get_array_module(W_in), model, W_in, W_out, centers, contexts, mask, negatives, lr,
                              skip_hits)
@@ -460,14 +479,13 @@ def _ns_kernel_scores(xp: ModuleType, model: str, W_in: Any, W_out: Any, centers
     K, H = int(negatives.shape[1]), int(W_in.shape[1])
     if name not in _kernels:
         _kernels[name] = _import_cupy().RawKernel(_NS_KERNELS, name)
-    scratch = xp.empty((B, H) if model == "cbow" else 1, dtype=xp.float32)
     dh = xp.empty((B, H) if model == "cbow" else (B, C, H), dtype=xp.float32)
     d_out = xp.empty((B, K + 1, H), dtype=xp.float32)
     loss = xp.empty(B, dtype=xp.float32)
     _kernels[name](((B + 127) // 128,), (128,),
                    (W_in, W_out, _as(xp, contexts, xp.int32), _as(xp, mask, xp.bool_), _as(xp, centers, xp.int32),
                     _as(xp, negatives, xp.int32), np.int64(B), np.int64(C), np.int64(K), np.int64(H),
-                    np.float32(lr), np.int32(bool(skip_hits)), scratch, dh, d_out, loss))
+                    np.float32(lr), np.int32(bool(skip_hits)), dh, d_out, loss))
     return dh, d_out, loss
 
 

@@ -196,8 +196,7 @@ def test_a_launch_with_the_wrong_argument_types_is_refused(cpu_cupy):
     B, C = contexts.shape
     good = [W_in, W_out, contexts.astype(np.int32), mask, centers.astype(np.int32), negatives.astype(np.int32),
             np.int64(B), np.int64(C), np.int64(3), np.int64(5), np.float32(0.1), np.int32(0),
-            np.empty((B, 5), np.float32), np.empty((B, 5), np.float32), np.empty((B, 4, 5), np.float32),
-            np.empty(B, np.float32)]
+            np.empty((B, 5), np.float32), np.empty((B, 4, 5), np.float32), np.empty(B, np.float32)]
     kernel((1,), (B,), tuple(good))
     for i, bad in ((2, contexts.astype(np.int64)), (6, B), (10, np.float64(0.1))):
         with pytest.raises(AssertionError):
