@@ -244,7 +244,7 @@ def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Opti
     n, dim = int(ids.size), math.prod(table.shape[1:])
     values = _as(xp, values.reshape(n, dim), table.dtype)
     weighted = cap is not None and weights is not None
-    weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.ones(1, xp.float64)
+    weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.empty(0, xp.float64)   # unread
     ids = _as(xp, ids, xp.int32)                               # row ids fit int32; the plan's already are
     order = xp.argsort(ids)
     sorted_ids = ids[order]
