@@ -8,8 +8,8 @@ Phases, each timed on its own (same settings as the peers' comparison, CBOW unle
 
 - ``read``: ``Word2Vec.build_vocab``: one pass that counts and keeps the corpus
   encoded (on CuPy the file is tokenised on the device, ``nsw2v.ingest``);
-- ``plan`` and ``steps`` on the first ``--chunks`` chunks: subsampling and windows,
-  then the training steps alone, with the device synchronised after each phase (on
+- ``plan`` and ``steps`` on the first ``--chunks`` chunks: subsampling, windows and
+  the chunk's negatives, then the training steps alone, with the device synchronised after each phase (on
   CuPy also the host's share of the steps' time: how long Python took to issue them);
 - ``train``: one whole epoch of ``Word2Vec.train`` (its reader thread overlaps
   encoding with the steps), then the functions that took the most time in it
@@ -40,7 +40,7 @@ def main(argv=None) -> None:
 
     from nsw2v import Word2Vec, backend
     from nsw2v.corpus import LineSentence
-    from nsw2v.word2vec import _Accumulator, _Job, _mix, _plan_chunk
+    from nsw2v.word2vec import _Accumulator, _Job
 
     xp = backend.resolve_xp(args.xp)
     path = str(corpus_path(args.corpus))
@@ -70,9 +70,7 @@ def main(argv=None) -> None:
         ids, sid = next(chunks, (None, None))
         if ids is None:
             break
-        plan, seconds = timed(f"plan chunk {number}", lambda: _plan_chunk(
-            xp, backend.make_rng(xp, _mix(1, number)), xp.asarray(ids), xp.asarray(sid), job.keep_p,
-            job.offsets, model.batch_size))
+        plan, seconds = timed(f"plan chunk {number}", lambda: job.plan(0, number, ids, sid))
         t_plan += seconds
         acc = _Accumulator()
 

@@ -412,11 +412,8 @@ class _Job:
     def train_chunk(self, epoch: int, number: int, ids_host: np.ndarray, sid_host: np.ndarray, done: int,
                     acc: "_Accumulator", report: Optional[Callable] = None) -> float:
         """Train on one chunk whose first word is word ``done`` of this call; return the last lr."""
-        model, xp = self.model, self.model.xp
         raw_n = len(ids_host)
-        rng = backend.make_rng(xp, _mix(self.seed, epoch, number))
-        plan = _plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.offsets,
-                           model.batch_size)
+        plan = self.plan(epoch, number, ids_host, sid_host)
         n_steps = len(plan.bounds) - 1
         lr = self.alpha
         for j in range(n_steps):
@@ -427,13 +424,24 @@ class _Job:
                 report(words, lr)
         return lr
 
+    def plan(self, epoch: int, number: int, ids_host: np.ndarray, sid_host: np.ndarray) -> "_Plan":
+        """Chunk ``number`` of ``epoch``: its subsampling and windows (seeded by both), and the negatives
+        of all its centers in one call of the sampler (rows are drawn independently of each other, so
+        one call for the chunk draws what a call per step would, with one call's overhead)."""
+        xp = self.model.xp
+        rng = backend.make_rng(xp, _mix(self.seed, epoch, number))
+        plan = _plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.offsets,
+                           self.model.batch_size)
+        plan.negatives = self.sampler.sample(plan.centers)
+        return plan
+
     def step(self, plan: "_Plan", lo: int, hi: int, lr: float):
         """One step over plan positions ``lo:hi``; returns ``(loss sum, examples)``, both maybe on the device."""
         model = self.model
         if hi <= lo:
             return 0.0, 0
         centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
-        negatives = self.sampler.sample(centers)
+        negatives = plan.negatives[lo:hi]
         if model.sg:
             loss = skipgram_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits,
                                  self.scatter)
@@ -586,7 +594,7 @@ class _Pieces:
 class _Plan:
     """One chunk's training positions in stream-interleaved order (on ``xp``)."""
 
-    __slots__ = ("centers", "ctx", "valid", "bounds")
+    __slots__ = ("centers", "ctx", "valid", "bounds", "negatives")
 
 
 def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any, batch_size: int) -> _Plan:

@@ -274,3 +274,19 @@ def test_two_training_processes_train_every_word():
     assert isinstance(model.W_in, np.ndarray) and model.W_in.base is None     # copied off the shared memory
     assert np.abs(model.W_out).min(axis=1).max() > 0      # the workers' updates reached this process (W_out starts at 0)
     assert np.isfinite(model.wv.vectors).all()
+
+
+def test_a_chunk_plan_draws_each_center_its_own_negatives():
+    """The negatives of a chunk are drawn in one call, row for row with the plan's centers."""
+    import nsw2v.word2vec as w2v
+    model = Word2Vec(SENTENCES * 20, vector_size=4, window=2, min_count=1, negative=3, epochs=1, xp="numpy",
+                     verbose=False)
+    job = w2v._Job(model, model.vocab.total_words, 0.05, 0.0001)
+    ids, sid = next(iter(model.vocab.iter_chunks(SENTENCES * 20)))
+    plan = job.plan(0, 0, ids, sid)
+    assert plan.negatives.shape == (len(plan.centers), 3)
+    assert not (plan.negatives == plan.centers[:, None]).any()           # the exclusion path, row by row
+    ordered = np.sort(plan.negatives, axis=1)
+    assert not (ordered[:, 1:] == ordered[:, :-1]).any()
+    again = job.plan(0, 0, ids, sid)
+    np.testing.assert_array_equal(again.centers, plan.centers)          # the chunk's seed fixes its plan
