@@ -34,6 +34,7 @@ import numpy as np
 
 from . import backend, ingest
 from .corpus import LineSentence
+from .parallel_read import count_and_encode_file
 from .negative_sampling import UnigramSampler
 from .steps import CappedScatter, cbow_step, skipgram_step
 from .vectors import WordVectors, atomic_write
@@ -205,6 +206,9 @@ class Word2Vec:
             except ingest.Unsupported as why:
                 if self.verbose:
                     sys.stderr.write(f"reading {source} token by token: {why}\n")
+        elif self.workers > 1:                      # NumPy with several processes: read with all of them
+            return count_and_encode_file(corpus_file, self.min_count, self.max_sentence_length,
+                                         workers=self.workers, source=source)
         return Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
 
     # ------------------------------------------------------------------ training

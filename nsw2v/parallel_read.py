@@ -1,0 +1,171 @@
+"""Count and encode a corpus file with several processes: what ``Vocab.build_encoded`` does in one.
+
+    >>> vocab, encoded = count_and_encode_file("text8.gz", min_count=5, workers=2)   # doctest: +SKIP
+
+This process reads the file in blocks of text, cut after their last whitespace
+so that no token is split; the worker processes split each block into lines and
+tokens and number its words as each worker first sees them, sending back only the
+words new to it; this process numbers those in the corpus, block after block (so
+a word's corpus number is still its order of first appearance: a word new to the
+corpus is new to the worker too, and comes in the block's order), maps each
+worker's numbers to the corpus's and stitches the lines that cross blocks. Splitting and looking up tokens, nearly all the time of a count, thus run
+on every core. The result is exactly ``Vocab.build_encoded(LineSentence(path))``:
+the same vocabulary, sentences and ids (``tests/test_parallel_read.py``).
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from typing import Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from .corpus import MAX_SENTENCE_LENGTH, PathLike, open_text
+from .vocab import EncodedCorpus, Vocab, _FirstSeen, _keep_known, check_min_count
+
+__all__ = ["count_and_encode_file"]
+
+#: Characters of text per block handed to a worker.
+BLOCK_CHARS = 1 << 20
+# Sentences of about this many tokens make one batch of the encoded corpus.
+_BATCH_TOKENS = 1 << 20
+
+
+def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_length: int = MAX_SENTENCE_LENGTH,
+                          workers: int = 2, source: Optional[str] = None, max_tokens: int = 50_000_000,
+                          block_chars: int = BLOCK_CHARS) -> Tuple[Vocab, Optional[EncodedCorpus]]:
+    """``Vocab.build_encoded(LineSentence(path, max_sentence_length), min_count, source, max_tokens)``
+    with ``workers`` processes splitting and numbering the tokens (see the module's docstring)."""
+    check_min_count(min_count)
+    if int(workers) != workers or workers < 1:
+        raise ValueError(f"workers={workers!r} must be >= 1")
+    source = str(path) if source is None else source
+    index = _FirstSeen()                        # word -> corpus number, as first seen
+    to_corpus: dict = {}                        # worker -> its numbers' corpus numbers
+    kept: List[np.ndarray] = []                 # corpus numbers of the tokens not yet counted
+    counts = np.zeros(0, dtype=np.int64)
+    keep = True                                 # whether the corpus is kept encoded (under max_tokens)
+    line_lengths: List[np.ndarray] = []         # tokens of every complete line
+    open_line = raw_words = 0
+    context = mp.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
+        for worker, new_words, ids, segments in _in_order(pool, _blocks(path, block_chars), 2 * workers):
+            numbers = np.fromiter(map(index.__getitem__, new_words), dtype=np.int32, count=len(new_words))
+            to_corpus[worker] = np.concatenate([to_corpus.get(worker, numbers[:0]), numbers])
+            kept.append(to_corpus[worker][ids])
+            raw_words += ids.size
+            if raw_words > max_tokens:          # too large to keep: count as it comes, keep nothing
+                keep = False
+                counts = _add_counts(counts, kept, len(index))
+                kept = []
+            # segments[0] continues the open line; every later segment starts a new one
+            open_line += int(segments[0])
+            if segments.size > 1:
+                line_lengths.append(np.concatenate([[open_line], segments[1:-1]]))
+                open_line = int(segments[-1])
+    line_lengths.append(np.array([open_line], dtype=np.int64))
+    lengths = _pieces(np.concatenate(line_lengths), max_sentence_length)
+    counts = _add_counts(counts, kept, len(index))
+    vocab = Vocab._from_counts(zip(index, counts.tolist()), min_count, raw_words, int(lengths.size), source)
+    if not keep:
+        return vocab, None
+    remap = np.full(len(index), -1, dtype=np.int32)                      # corpus number -> id or -1
+    remap[np.fromiter(map(index.__getitem__, vocab.index_to_key), dtype=np.int64, count=len(vocab))] = \
+        np.arange(len(vocab), dtype=np.int32)
+    ids = remap[np.concatenate(kept)] if kept else np.zeros(0, dtype=np.int32)
+    return vocab, EncodedCorpus(list(_batches(ids, lengths)))
+
+
+def _blocks(path: PathLike, block_chars: int) -> Iterator[str]:
+    """The file's text in blocks that end after whitespace (the last block: at the end of the file)."""
+    carry = ""
+    with open_text(path) as f:
+        while True:
+            block = f.read(block_chars)
+            if not block:
+                break
+            text = carry + block
+            cut = len(text)
+            while cut > 0 and not text[cut - 1].isspace():      # back over a token the block edge may have cut
+                cut -= 1
+            carry = text[cut:]
+            if cut:
+                yield text[:cut]
+    if carry:
+        yield carry
+
+
+def _add_counts(counts: np.ndarray, kept: List[np.ndarray], n: int) -> np.ndarray:
+    """``counts`` (of the first ``counts.size`` numbers) plus the occurrences in ``kept``, for numbers below ``n``."""
+    total = np.bincount(np.concatenate(kept), minlength=n) if kept else np.zeros(n, dtype=np.int64)
+    total[:counts.size] += counts
+    return total
+
+
+class _Numbering(_FirstSeen):
+    """A worker's numbering of words as it first sees them; ``new`` lists the words numbered since it was emptied."""
+
+    def __init__(self):
+        super().__init__()
+        self.new: List[str] = []
+
+    def __missing__(self, word: str) -> int:
+        self.new.append(word)
+        return super().__missing__(word)
+
+
+_numbering: Optional[_Numbering] = None         # in a worker process: its numbering, over all its blocks
+
+
+def _start_worker() -> None:
+    global _numbering
+    _numbering = _Numbering()
+
+
+def _encode_block(text: str) -> Tuple[int, List[str], np.ndarray, np.ndarray]:
+    """``(worker, words new to it, the block's tokens in its numbers, the tokens of each line of the block)``."""
+    lines = [line.split() for line in text.split("\n")]
+    segments = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    index = _numbering
+    index.new = []
+    tokens = itertools.chain.from_iterable(lines)
+    ids = np.fromiter(map(index.__getitem__, tokens), dtype=np.int32, count=int(segments.sum()))
+    return os.getpid(), index.new, ids, segments
+
+
+def _in_order(pool: ProcessPoolExecutor, blocks: Iterator[str], ahead: int):
+    """``pool.map(_encode_block, blocks)`` with at most ``ahead`` blocks in flight (bounded memory)."""
+    pending: deque = deque()
+    for block in blocks:
+        pending.append(pool.submit(_encode_block, block))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _pieces(line_lengths: np.ndarray, limit: int) -> np.ndarray:
+    """Sentence lengths: each line cut into pieces of ``limit`` tokens, the last one shorter (empty lines: none)."""
+    whole, rest = np.divmod(line_lengths, limit)
+    per_line = whole + (rest > 0)
+    lengths = np.full(int(per_line.sum()), limit, dtype=np.int64)
+    last = np.cumsum(per_line) - 1
+    lengths[last[rest > 0]] = rest[rest > 0]
+    return lengths
+
+
+def _batches(ids: np.ndarray, lengths: np.ndarray) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """``(ids, sentence lengths)`` in batches of whole sentences of about ``_BATCH_TOKENS`` tokens, out-of-vocabulary
+    tokens and the sentences they empty dropped."""
+    ends = np.cumsum(lengths)
+    start = first = 0
+    while first < lengths.size:
+        last = max(first + 1, int(np.searchsorted(ends, start + _BATCH_TOKENS, side="right")))
+        stop = int(ends[last - 1])
+        kept_ids, kept_lengths = _keep_known(ids[start:stop], lengths[first:last])
+        if kept_lengths.size:
+            yield kept_ids, kept_lengths
+        start, first = stop, last

@@ -1,0 +1,91 @@
+"""The multi-process reader gives exactly what LineSentence + Vocab.build_encoded give."""
+import gzip
+
+import numpy as np
+import pytest
+
+from nsw2v import Word2Vec
+from nsw2v.corpus import LineSentence
+from nsw2v.parallel_read import _pieces, count_and_encode_file
+from nsw2v.vocab import Vocab
+from conftest import data_file
+from test_ingest import TRICKY
+
+
+def assert_same(path, min_count=2, max_sentence_length=10000, workers=2, block_chars=1 << 20,
+                chunk_words=(1, 7, 10 ** 6), max_tokens=50_000_000):
+    want_vocab, want = Vocab.build_encoded(LineSentence(path, max_sentence_length), min_count=min_count,
+                                           max_tokens=max_tokens)
+    got_vocab, got = count_and_encode_file(path, min_count, max_sentence_length, workers=workers,
+                                           block_chars=block_chars, max_tokens=max_tokens)
+    assert got_vocab.index_to_key == want_vocab.index_to_key
+    np.testing.assert_array_equal(got_vocab.counts, want_vocab.counts)
+    assert (got_vocab.raw_words, got_vocab.sentences_seen) == (want_vocab.raw_words, want_vocab.sentences_seen)
+    assert (got is None) == (want is None)
+    for size in chunk_words if want is not None else ():
+        a = [(i.tolist(), s.tolist()) for i, s in got.iter_chunks(size)]
+        b = [(i.tolist(), s.tolist()) for i, s in want.iter_chunks(size)]
+        assert a == b, size
+
+
+@pytest.mark.parametrize("block_chars", [1, 5, 64, 1 << 20])        # blocks that cut tokens, lines, \r\n
+@pytest.mark.parametrize("max_sentence_length", [3, 10000])
+def test_tricky_text_plain_and_gzip(tmp_path, block_chars, max_sentence_length):
+    plain = tmp_path / "tricky.txt"
+    plain.write_bytes(TRICKY.encode("utf-8") + "\u2028x y\u3000z \x85w\n\n".encode("utf-8"))
+    packed = tmp_path / "tricky.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    for path in (plain, packed):
+        for min_count in (1, 2):
+            assert_same(path, min_count, max_sentence_length, block_chars=block_chars)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_random_corpus_with_long_lines(tmp_path, workers):
+    rng = np.random.default_rng(4)
+    words = np.array([f"w{i}" for i in range(300)])
+    lines = [" ".join(words[rng.zipf(1.4, rng.integers(0, 60)) % 300]) for _ in range(300)]
+    lines += [" ".join(words[rng.integers(0, 300, 2500)])] * 2        # lines cut into pieces
+    path = tmp_path / "random.txt"
+    path.write_text("\n".join(lines) + "\n")
+    assert_same(path, 3, 1000, workers=workers, block_chars=997, chunk_words=(50, 1000, 10 ** 6))
+    assert_same(path, 3, 1000, workers=workers, block_chars=997, max_tokens=100)   # counted, not kept
+
+
+def test_lee_corpus():
+    assert_same(data_file("corpora/lee_background.cor"), min_count=5, block_chars=4096)
+
+
+def test_errors_as_vocab_build(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" \n\n\t")
+    with pytest.raises(ValueError, match="empty.txt: the corpus has no tokens"):
+        count_and_encode_file(empty)
+    rare = tmp_path / "rare.txt"
+    rare.write_text("a b c")
+    with pytest.raises(ValueError, match="rare.txt: no tokens left after min_count=5"):
+        count_and_encode_file(rare, min_count=5)
+    with pytest.raises(ValueError, match="workers=0"):
+        count_and_encode_file(rare, workers=0)
+
+
+def test_lines_cut_into_pieces():
+    assert _pieces(np.array([0, 7, 3, 6, 0]), 3).tolist() == [3, 3, 1, 3, 3, 3]
+
+
+def test_two_workers_read_the_file_with_both_processes(tmp_path, monkeypatch):
+    """Word2Vec(workers=2) on NumPy reads corpus_file with the pool; the model is the one the
+    one-process reader gives (same vocabulary and kept encoding)."""
+    import nsw2v.word2vec as w2v
+    path = tmp_path / "corpus.txt"
+    path.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 30)
+    calls = []
+    real = w2v.count_and_encode_file
+    monkeypatch.setattr(w2v, "count_and_encode_file", lambda *a, **k: calls.append(k) or real(*a, **k))
+    model = Word2Vec(vector_size=4, min_count=1, workers=2, negative=2, xp="numpy", verbose=False)
+    model.build_vocab(corpus_file=str(path))
+    assert calls and calls[0]["workers"] == 2
+    vocab, encoded = Vocab.build_encoded(LineSentence(path), min_count=1)
+    assert model.vocab.index_to_key == vocab.index_to_key
+    got = [(i.tolist(), s.tolist()) for i, s in model._encoded[1].iter_chunks(10)]
+    assert got == [(i.tolist(), s.tolist()) for i, s in encoded.iter_chunks(10)]
