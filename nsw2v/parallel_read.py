@@ -88,9 +88,8 @@ def _blocks(path: PathLike, block_chars: int) -> Iterator[str]:
             if not block:
                 break
             text = carry + block
-            cut = len(text)
-            while cut > 0 and not text[cut - 1].isspace():      # back over a token the block edge may have cut
-                cut -= 1
+            # the token the block's edge may have cut waits for the next block (the whole block, if no space)
+            cut = len(text) if text[-1].isspace() else len(text) - len(text.rsplit(None, 1)[-1])
             carry = text[cut:]
             if cut:
                 yield text[:cut]
