@@ -57,7 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--xp", default=None, help="nsw2v's backend: numpy or cupy (default: GPU=... decides)")
     parser.add_argument("--batch-size", type=int, default=None, help="nsw2v's centers per step")
-    parser.add_argument("--workers", type=int, default=1, help="nsw2v's training processes (NumPy)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="nsw2v's processes: reading the corpus, and training on NumPy")
     parser.add_argument("--sampler", choices=("exclusion", "batched"), default=None,
                         help="nsw2v's sampler path (default: the backend's)")
     parser.add_argument("--only", choices=PEERS, action="append",

@@ -37,7 +37,9 @@ part tests 150 python3 -m pytest -q -p no:cacheprovider tests
 # The paths behind NSW2V_FAST_GPU=1 (device reader, fused CBOW kernel, sorted-run scatter), checked and timed
 part tests_fast 90 env NSW2V_FAST_GPU=1 python3 -m pytest -q -p no:cacheprovider tests/test_kernels.py \
     tests/test_ingest.py tests/test_backend.py tests/test_steps.py tests/test_word2vec.py
-part e2e_cbow 45 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v --json "$OUT/e2e_cbow.json"
+# the array code, the corpus read by 8 host processes (nsw2v.parallel_read)
+part e2e_cbow 45 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v --workers 8 \
+    --json "$OUT/e2e_cbow.json"
 part e2e_fast 45 env NSW2V_FAST_GPU=1 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v \
     --json "$OUT/e2e_fast.json"
 part profile_fast 60 env NSW2V_FAST_GPU=1 python3 benchmarks/profile_train.py --corpus "$CORPUS" --xp "$XP" --chunks 2

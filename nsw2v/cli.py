@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--sampler", choices=("exclusion", "batched"), default=None)
     t.add_argument("--workers", "--threads", dest="workers", type=int, default=1,
-                   help="training processes on NumPy (more than 1: faster, not bit-reproducible)")
+                   help="processes reading the corpus, and on NumPy training (more than 1 there: faster, "
+                        "not bit-reproducible)")
     t.add_argument("--max-row-updates", type=int, default=64,
                    help="cap on a row's summed updates per step (0: exact sums)")
     t.add_argument("--seed", type=int, default=1)

@@ -72,9 +72,11 @@ class Word2Vec:
         summed update scaled down to this many updates' worth (``None``: exact
         sums). Large batches diverge without it; see ``steps.CappedScatter``.
     workers : int
-        Training processes on NumPy (default 1). With more, the processes
-        update shared tables without locks, as the C tool's threads do, and the
-        same seed no longer gives exactly the same vectors.
+        Processes (default 1). With more, ``corpus_file`` is read by all of
+        them (``nsw2v.parallel_read``, the same result as one), and on NumPy
+        they also train, updating shared tables without locks as the C tool's
+        threads do: the same seed then no longer gives exactly the same
+        vectors. On CuPy the device trains alone.
     sampler : {"exclusion", "batched", None}
         The negative sampler's path; ``None`` is the backend's default.
     seed : int
@@ -194,7 +196,8 @@ class Word2Vec:
     def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str):
         """With ``NSW2V_FAST_GPU=1`` on CuPy the whole file is tokenised, counted and encoded on the
         device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
-        does, ``Vocab.build_encoded`` reads it token by token."""
+        does, ``Vocab.build_encoded`` reads it token by token, in ``workers`` processes when there
+        are several (``nsw2v.parallel_read``)."""
         if _array_reader(self.xp):
             limit = _DEVICE_TEXT_LIMIT
             free = backend.device_free_bytes(self.xp)
@@ -206,7 +209,7 @@ class Word2Vec:
             except ingest.Unsupported as why:
                 if self.verbose:
                     sys.stderr.write(f"reading {source} token by token: {why}\n")
-        elif self.workers > 1:                      # NumPy with several processes: read with all of them
+        if self.workers > 1:                        # several processes: all of them read
             return count_and_encode_file(corpus_file, self.min_count, self.max_sentence_length,
                                          workers=self.workers, source=source)
         return Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
@@ -232,12 +235,10 @@ class Word2Vec:
         if epochs < 1:
             raise ValueError(f"epochs={epochs} must be >= 1")
         xp = self.xp
-        if self.workers > 1 and backend.is_cupy(xp):
-            raise ValueError(f"workers={self.workers}: several training processes are for NumPy only")
         total = epochs * self.vocab.total_words
         progress = _Progress(total) if self.verbose else None
         job = _Job(self, total, alpha, min_alpha)
-        pool = _Pool(job, self.workers) if self.workers > 1 else None
+        pool = _Pool(job, self.workers) if self.workers > 1 and not backend.is_cupy(xp) else None
         done, lr = 0, alpha
         start = time.time()
         acc = _Accumulator()
@@ -402,7 +403,7 @@ class _Job:
                                       counts=model.vocab.counts, seed=model.seed + 7 + model.epochs_trained)
         self.skip_hits = self.sampler.method == "batched"
         cap = model.max_row_updates
-        if cap is not None and model.workers > 1:
+        if cap is not None and model.workers > 1 and not backend.is_cupy(xp):
             # processes update the same rows at the same time: share the cap between them
             cap = max(1, cap // model.workers)
         self.scatter = CappedScatter(cap)

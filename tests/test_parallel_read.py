@@ -73,19 +73,22 @@ def test_lines_cut_into_pieces():
     assert _pieces(np.array([0, 7, 3, 6, 0]), 3).tolist() == [3, 3, 1, 3, 3, 3]
 
 
-def test_two_workers_read_the_file_with_both_processes(tmp_path, monkeypatch):
-    """Word2Vec(workers=2) on NumPy reads corpus_file with the pool; the model is the one the
-    one-process reader gives (same vocabulary and kept encoding)."""
+def test_two_workers_read_the_file_with_both_processes(tmp_path, monkeypatch, xp):
+    """Word2Vec(workers=2) reads corpus_file with the pool (on CuPy too, where the device then trains
+    alone); the vocabulary and kept encoding are the one-process reader's."""
     import nsw2v.word2vec as w2v
     path = tmp_path / "corpus.txt"
     path.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 30)
     calls = []
     real = w2v.count_and_encode_file
     monkeypatch.setattr(w2v, "count_and_encode_file", lambda *a, **k: calls.append(k) or real(*a, **k))
-    model = Word2Vec(vector_size=4, min_count=1, workers=2, negative=2, xp="numpy", verbose=False)
+    monkeypatch.setenv("NSW2V_FAST_GPU", "0")
+    model = Word2Vec(vector_size=4, min_count=1, workers=2, negative=2, xp=xp, verbose=False)
     model.build_vocab(corpus_file=str(path))
     assert calls and calls[0]["workers"] == 2
     vocab, encoded = Vocab.build_encoded(LineSentence(path), min_count=1)
     assert model.vocab.index_to_key == vocab.index_to_key
     got = [(i.tolist(), s.tolist()) for i, s in model._encoded[1].iter_chunks(10)]
     assert got == [(i.tolist(), s.tolist()) for i, s in encoded.iter_chunks(10)]
+    model.train(corpus_file=str(path))
+    assert model.words_trained == model.epochs * model.vocab.total_words
