@@ -34,8 +34,8 @@ import numpy as np
 
 from . import backend, ingest
 from .corpus import LineSentence
-from .parallel_read import count_and_encode_file
 from .negative_sampling import UnigramSampler
+from .parallel_read import count_and_encode_file
 from .steps import CappedScatter, cbow_step, skipgram_step
 from .vectors import WordVectors, atomic_write
 from .vocab import Vocab
