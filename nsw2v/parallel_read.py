@@ -48,8 +48,8 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
     kept: List[np.ndarray] = []                 # corpus numbers of the tokens not yet counted
     counts = np.zeros(0, dtype=np.int64)
     keep = True                                 # whether the corpus is kept encoded (under max_tokens)
-    line_lengths: List[np.ndarray] = []         # tokens of every complete line
-    open_line = raw_words = 0
+    line_lengths: List[np.ndarray] = []         # tokens of the complete lines, while kept
+    open_line = raw_words = sentences = 0       # sentences: of the lines no longer kept
     context = mp.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
         for worker, new_words, ids, segments in _in_order(pool, _blocks(path, block_chars), 2 * workers):
@@ -57,19 +57,21 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
             to_corpus[worker] = np.concatenate([to_corpus.get(worker, numbers[:0]), numbers])
             kept.append(to_corpus[worker][ids])
             raw_words += ids.size
-            if raw_words > max_tokens:          # too large to keep: count as it comes, keep nothing
-                keep = False
-                counts = _add_counts(counts, kept, len(index))
-                kept = []
             # segments[0] continues the open line; every later segment starts a new one
             open_line += int(segments[0])
             if segments.size > 1:
                 line_lengths.append(np.concatenate([[open_line], segments[1:-1]]))
                 open_line = int(segments[-1])
+            if raw_words > max_tokens:          # too large to keep: count as it comes, keep nothing
+                keep = False
+                counts = _add_counts(counts, kept, len(index))
+                sentences += _pieces(np.concatenate(line_lengths or [counts[:0]]), max_sentence_length).size
+                kept, line_lengths = [], []
     line_lengths.append(np.array([open_line], dtype=np.int64))
     lengths = _pieces(np.concatenate(line_lengths), max_sentence_length)
     counts = _add_counts(counts, kept, len(index))
-    vocab = Vocab._from_counts(zip(index, counts.tolist()), min_count, raw_words, int(lengths.size), source)
+    vocab = Vocab._from_counts(zip(index, counts.tolist()), min_count, raw_words, sentences + int(lengths.size),
+                               source)
     if not keep:
         return vocab, None
     remap = np.full(len(index), -1, dtype=np.int32)                      # corpus number -> id or -1
