@@ -155,6 +155,11 @@ class Word2Vec:
         need(0 <= self.min_alpha <= self.alpha, f"min_alpha={self.min_alpha} must be in [0, alpha={self.alpha}]")
         need(self.sampler in (None, "exclusion", "batched"),
              f"sampler={self.sampler!r} must be 'exclusion', 'batched' or None")
+        if self.workers > 1:
+            import multiprocessing
+            need("fork" in multiprocessing.get_all_start_methods(),
+                 f"workers={self.workers}: several processes are started by fork, which this platform lacks; "
+                 "use workers=1")
 
     # ------------------------------------------------------------------ vocabulary
     def _corpus(self, sentences: Optional[Iterable[List[str]]], corpus_file: Optional[str]):

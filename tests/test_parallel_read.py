@@ -92,3 +92,11 @@ def test_two_workers_read_the_file_with_both_processes(tmp_path, monkeypatch, xp
     assert got == [(i.tolist(), s.tolist()) for i, s in encoded.iter_chunks(10)]
     model.train(corpus_file=str(path))
     assert model.words_trained == model.epochs * model.vocab.total_words
+
+
+def test_several_workers_need_fork(monkeypatch):
+    import multiprocessing
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    with pytest.raises(ValueError, match="workers=2: several processes are started by fork"):
+        Word2Vec(workers=2, xp="numpy")
+    Word2Vec(workers=1, xp="numpy")
