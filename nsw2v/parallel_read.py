@@ -8,8 +8,9 @@ tokens and number its words as each worker first sees them, sending back only th
 words new to it; this process numbers those in the corpus, block after block (so
 a word's corpus number is still its order of first appearance: a word new to the
 corpus is new to the worker too, and comes in the block's order), maps each
-worker's numbers to the corpus's and stitches the lines that cross blocks. Splitting and looking up tokens, nearly all the time of a count, thus run
-on every core. The result is exactly ``Vocab.build_encoded(LineSentence(path))``:
+worker's numbers to the corpus's and stitches the lines that cross blocks.
+Splitting and looking up tokens, nearly all the time of a count, thus run on
+every core. The result is exactly ``Vocab.build_encoded(LineSentence(path))``:
 the same vocabulary, sentences and ids (``tests/test_parallel_read.py``).
 """
 from __future__ import annotations
