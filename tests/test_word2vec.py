@@ -272,7 +272,7 @@ def test_two_training_processes_train_every_word():
     assert sum(h["examples"] for h in model.loss_history) == 2 * model.vocab.total_words
     assert model.epoch_losses[-1] < model.epoch_losses[0]
     assert isinstance(model.W_in, np.ndarray) and model.W_in.base is None     # copied off the shared memory
-    assert np.abs(model.W_out).min(axis=1).max() > 0      # the workers' updates reached this process (W_out starts at 0)
+    assert np.abs(model.W_out).min(axis=1).max() > 0   # the workers' updates reached us (W_out starts at 0)
     assert np.isfinite(model.wv.vectors).all()
 
 
