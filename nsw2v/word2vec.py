@@ -261,9 +261,12 @@ class Word2Vec:
                 else:
                     chunks = self.vocab.iter_chunks(corpus, chunk_words)
                 if pool is None:
-                    for number, (ids_host, sid_host) in enumerate(_prefetch(chunks)):
-                        lr = job.train_chunk(self.epochs_trained, number, ids_host, sid_host, done, acc, report)
-                        done += len(ids_host)
+                    epoch = self.epochs_trained
+                    plans = ((len(ids), job.plan(epoch, number, ids, sid))
+                             for number, (ids, sid) in enumerate(chunks))
+                    for raw_n, plan in _prefetch(plans, depth=1):   # the next chunk is planned as this one trains
+                        lr = job.train_plan(plan, raw_n, done, acc, report)
+                        done += raw_n
                         self._flush(acc, done, lr)
                 else:
                     for loss, examples, words, lr in pool.epoch(chunks, done):
@@ -350,12 +353,12 @@ class Word2Vec:
 
 
 def _prefetch(chunks: Iterable, depth: int = 2):
-    """Yield from ``chunks`` while a background thread reads and encodes the next ones.
+    """Yield from ``chunks`` while a background thread reads, encodes and plans the next ones.
 
-    Reading and encoding the corpus is host-side Python; in its own thread it
-    overlaps the training steps (NumPy releases the GIL inside its kernels, and
-    CuPy runs them on the device). The order of chunks is unchanged, so results
-    stay deterministic.
+    Reading and encoding the corpus is host-side Python, planning a chunk mostly
+    NumPy kernels; in their own thread they overlap the training steps (NumPy
+    releases the GIL inside its kernels, and CuPy runs them on the device). The
+    order of chunks is unchanged, so results stay deterministic.
     """
     items: "queue.Queue" = queue.Queue(maxsize=depth)
     done = object()
@@ -422,8 +425,11 @@ class _Job:
     def train_chunk(self, epoch: int, number: int, ids_host: np.ndarray, sid_host: np.ndarray, done: int,
                     acc: "_Accumulator", report: Optional[Callable] = None) -> float:
         """Train on one chunk whose first word is word ``done`` of this call; return the last lr."""
-        raw_n = len(ids_host)
-        plan = self.plan(epoch, number, ids_host, sid_host)
+        return self.train_plan(self.plan(epoch, number, ids_host, sid_host), len(ids_host), done, acc, report)
+
+    def train_plan(self, plan: "_Plan", raw_n: int, done: int, acc: "_Accumulator",
+                   report: Optional[Callable] = None) -> float:
+        """Train on a planned chunk of ``raw_n`` words whose first is word ``done`` of this call; return the last lr."""
         n_steps = len(plan.bounds) - 1
         lr = self.alpha
         for j in range(n_steps):
@@ -516,7 +522,8 @@ class _Pool:
         for number, (ids_host, sid_host) in enumerate(chunks):
             while True:
                 try:
-                    self.tasks.put((self.model.epochs_trained, number, ids_host, sid_host, done + self.words), timeout=0.2)
+                    self.tasks.put((self.model.epochs_trained, number, ids_host, sid_host, done + self.words),
+                                   timeout=0.2)
                     break
                 except queue.Full:
                     yield from self._drain(block=False)
