@@ -20,7 +20,7 @@ import io
 import os
 from typing import Iterator, List, Union
 
-__all__ = ["BLOCK_CHARS", "MAX_SENTENCE_LENGTH", "LineSentence", "open_text"]
+__all__ = ["BLOCK_CHARS", "MAX_SENTENCE_LENGTH", "LineSentence", "open_text", "text_blocks"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -117,41 +117,48 @@ class LineSentence:
 
     def __iter__(self) -> Iterator[List[str]]:
         limit = self.max_sentence_length
-        # `pending`: tokens of the current line not yet yielded (fewer than `limit`
-        # after each block). `carry`: the text after the last whitespace of the
-        # previous block, possibly the first half of a token cut by the block edge.
-        pending: List[str] = []
-        carry = ""
-        with open_text(self.path) as f:
-            while True:
-                block = f.read(self.block_chars)
-                if not block:
-                    break
-                lines = (carry + block).split("\n")
-                # Every element but the last ends at a newline: a complete line.
-                for line in lines[:-1]:
-                    tokens = line.split()
-                    if pending:
-                        pending.extend(tokens)
-                        tokens, pending = pending, []
-                    for start in range(0, len(tokens), limit):
-                        yield tokens[start:start + limit]
-                tail = lines[-1]
-                tokens = tail.split()
-                if tokens and not tail[-1].isspace():
-                    carry = tokens.pop()   # may continue in the next block
-                else:
-                    carry = ""
+        pending: List[str] = []          # tokens of the current line not yet yielded (fewer than `limit`)
+        for text in text_blocks(self.path, self.block_chars):
+            lines = text.split("\n")
+            # Every element but the last ends at a newline: a complete line.
+            for line in lines[:-1]:
+                tokens = line.split()
                 if pending:
                     pending.extend(tokens)
-                    tokens = pending
-                # Yield the full pieces now; the remainder waits for the line's end.
-                n_full = len(tokens) - len(tokens) % limit
-                for start in range(0, n_full, limit):
+                    tokens, pending = pending, []
+                for start in range(0, len(tokens), limit):
                     yield tokens[start:start + limit]
-                pending = tokens[n_full:] if n_full else tokens
+            tokens = lines[-1].split()
+            if pending:
+                pending.extend(tokens)
+                tokens = pending
+            # Yield the full pieces now; the remainder waits for the line's end.
+            n_full = len(tokens) - len(tokens) % limit
+            for start in range(0, n_full, limit):
+                yield tokens[start:start + limit]
+            pending = tokens[n_full:] if n_full else tokens
         # End of file without a final newline: the last line is complete.
-        if carry:
-            pending.append(carry)
         for start in range(0, len(pending), limit):
             yield pending[start:start + limit]
+
+
+def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS) -> Iterator[str]:
+    """The file's text (see :func:`open_text`) in blocks of about ``block_chars`` characters that end
+    after whitespace, so that no token is cut; the last block ends at the end of the file.
+
+    A token that a block's edge cuts waits for the next block (a token longer than a block is held
+    whole); found with ``rsplit``, in C, over that token only.
+    """
+    carry = ""
+    with open_text(path) as f:
+        while True:
+            block = f.read(block_chars)
+            if not block:
+                break
+            text = carry + block
+            cut = len(text) if text[-1].isspace() else len(text) - len(text.rsplit(None, 1)[-1])
+            carry = text[cut:]
+            if cut:
+                yield text[:cut]
+    if carry:
+        yield carry

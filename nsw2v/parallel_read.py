@@ -2,16 +2,17 @@
 
     >>> vocab, encoded = count_and_encode_file("text8.gz", min_count=5, workers=2)   # doctest: +SKIP
 
-This process reads the file in blocks of text, cut after their last whitespace
-so that no token is split; the worker processes split each block into lines and
-tokens and number its words as each worker first sees them, sending back only the
-words new to it; this process numbers those in the corpus, block after block (so
-a word's corpus number is still its order of first appearance: a word new to the
-corpus is new to the worker too, and comes in the block's order), maps each
-worker's numbers to the corpus's and stitches the lines that cross blocks.
-Splitting and looking up tokens, nearly all the time of a count, thus run on
-every core. The result is exactly ``Vocab.build_encoded(LineSentence(path))``:
-the same vocabulary, sentences and ids (``tests/test_parallel_read.py``).
+This process reads the file in blocks of text cut after whitespace (the blocks
+``LineSentence`` reads, :func:`~nsw2v.corpus.text_blocks`); the worker processes
+split each block into lines and tokens and number its words as each worker first
+sees them, sending back only the words new to it; this process numbers those in
+the corpus, block after block (so a word's corpus number is still its order of
+first appearance: a word new to the corpus is new to the worker too, and comes
+in the block's order), maps each worker's numbers to the corpus's and stitches
+the lines that cross blocks. Splitting and looking up tokens, nearly all the
+time of a count, thus run on every core. The result is exactly
+``Vocab.build_encoded(LineSentence(path))``: the same vocabulary, sentences and
+ids (``tests/test_parallel_read.py``).
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from .corpus import MAX_SENTENCE_LENGTH, PathLike, open_text
-from .vocab import EncodedCorpus, Vocab, _FirstSeen, _keep_known, check_min_count
+from .corpus import MAX_SENTENCE_LENGTH, PathLike, text_blocks
+from .vocab import EncodedCorpus, Vocab, _FirstSeen, _keep_known, _provisional_counts, check_min_count
 
 __all__ = ["count_and_encode_file"]
 
@@ -53,7 +54,7 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
     open_line = raw_words = sentences = 0       # sentences: of the lines no longer kept
     context = mp.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
-        for worker, new_words, ids, segments in _in_order(pool, _blocks(path, block_chars), 2 * workers):
+        for worker, new_words, ids, segments in _in_order(pool, text_blocks(path, block_chars), 2 * workers):
             numbers = np.fromiter(map(index.__getitem__, new_words), dtype=np.int32, count=len(new_words))
             to_corpus[worker] = np.concatenate([to_corpus.get(worker, numbers[:0]), numbers])
             kept.append(to_corpus[worker][ids])
@@ -65,12 +66,12 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
                 open_line = int(segments[-1])
             if raw_words > max_tokens:          # too large to keep: count as it comes, keep nothing
                 keep = False
-                counts = _add_counts(counts, kept, len(index))
+                counts = _add_counts(counts, kept, index)
                 sentences += _pieces(np.concatenate(line_lengths or [counts[:0]]), max_sentence_length).size
                 kept, line_lengths = [], []
     line_lengths.append(np.array([open_line], dtype=np.int64))
     lengths = _pieces(np.concatenate(line_lengths), max_sentence_length)
-    counts = _add_counts(counts, kept, len(index))
+    counts = _add_counts(counts, kept, index)
     vocab = Vocab._from_counts(zip(index, counts.tolist()), min_count, raw_words, sentences + int(lengths.size),
                                source)
     if not keep:
@@ -82,27 +83,9 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
     return vocab, EncodedCorpus(list(_batches(ids, lengths)))
 
 
-def _blocks(path: PathLike, block_chars: int) -> Iterator[str]:
-    """The file's text in blocks that end after whitespace (the last block: at the end of the file)."""
-    carry = ""
-    with open_text(path) as f:
-        while True:
-            block = f.read(block_chars)
-            if not block:
-                break
-            text = carry + block
-            # the token the block's edge may have cut waits for the next block (the whole block, if no space)
-            cut = len(text) if text[-1].isspace() else len(text) - len(text.rsplit(None, 1)[-1])
-            carry = text[cut:]
-            if cut:
-                yield text[:cut]
-    if carry:
-        yield carry
-
-
-def _add_counts(counts: np.ndarray, kept: List[np.ndarray], n: int) -> np.ndarray:
-    """``counts`` (of the first ``counts.size`` numbers) plus the occurrences in ``kept``, for numbers below ``n``."""
-    total = np.bincount(np.concatenate(kept), minlength=n) if kept else np.zeros(n, dtype=np.int64)
+def _add_counts(counts: np.ndarray, kept: List[np.ndarray], index: dict) -> np.ndarray:
+    """``counts`` (of the first ``counts.size`` words of ``index``) plus the occurrences in ``kept``."""
+    total = _provisional_counts(index, kept)
     total[:counts.size] += counts
     return total
 
