@@ -30,15 +30,16 @@ from .vocab import EncodedCorpus, Vocab, _FirstSeen, _keep_known, _provisional_c
 
 __all__ = ["count_and_encode_file"]
 
-#: Characters of text per block handed to a worker.
-BLOCK_CHARS = 1 << 20
+#: Characters of text per block handed to a worker (LineSentence reads 64 Ki at a time; larger blocks
+#: here mean fewer messages between processes).
+WORKER_BLOCK_CHARS = 1 << 20
 # Sentences of about this many tokens make one batch of the encoded corpus.
 _BATCH_TOKENS = 1 << 20
 
 
 def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_length: int = MAX_SENTENCE_LENGTH,
                           workers: int = 2, source: Optional[str] = None, max_tokens: int = 50_000_000,
-                          block_chars: int = BLOCK_CHARS) -> Tuple[Vocab, Optional[EncodedCorpus]]:
+                          block_chars: int = WORKER_BLOCK_CHARS) -> Tuple[Vocab, Optional[EncodedCorpus]]:
     """``Vocab.build_encoded(LineSentence(path, max_sentence_length), min_count, source, max_tokens)``
     with ``workers`` processes splitting and numbering the tokens (see the module's docstring)."""
     check_min_count(min_count)
