@@ -2,7 +2,7 @@
 # One prepared GPU session (run from the repo root on a machine with CuPy and a GPU):
 # the test suite with GPU=1, training quality and speed by batch size on enwiki, and the
 # sampler/step benchmarks. Results go to $OUT (default benchmarks/results/gpu): summary.txt,
-# all.log (every part's output) and one JSON file per measuring part: eight files at most,
+# all.log (every part's output) and one JSON file per measuring part: eight files in all,
 # what the device tool brings back. Each part has its own time limit inside an overall
 # budget of BUDGET seconds.
 set -u
@@ -37,20 +37,22 @@ part tests 150 python3 -m pytest -q -p no:cacheprovider tests
 # The paths behind NSW2V_FAST_GPU=1 (device reader, fused CBOW kernel, sorted-run scatter), checked and timed
 part tests_fast 90 env NSW2V_FAST_GPU=1 python3 -m pytest -q -p no:cacheprovider tests/test_kernels.py \
     tests/test_ingest.py tests/test_backend.py tests/test_steps.py tests/test_word2vec.py
+# the issue-5 target: end to end CBOW on the paths behind NSW2V_FAST_GPU=1
+part e2e_fast 45 env NSW2V_FAST_GPU=1 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v \
+    --json "$OUT/e2e_fast.json"
 # the array code, the corpus read by 8 host processes (nsw2v.parallel_read)
 part e2e_cbow 45 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v --workers 8 \
     --json "$OUT/e2e_cbow.json"
-part e2e_fast 45 env NSW2V_FAST_GPU=1 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" --only nsw2v \
-    --json "$OUT/e2e_fast.json"
+# the end-to-end benchmark of the suite (never yet run on a GPU)
+part bench_train 40 env NSW2V_TRAIN_ROUNDS=2 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_train.py \
+    --benchmark-only --benchmark-json "$OUT/bench_train.json"
 part profile_fast 60 env NSW2V_FAST_GPU=1 python3 benchmarks/profile_train.py --corpus "$CORPUS" --xp "$XP" --chunks 2
 part cbow_batched 80 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
     --batch-sizes 4096,16384,65536 --json "$OUT/cbow_batched.json"
-part sg_batched 45 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --sg 1 --paths batched \
-    --batch-sizes 16384 --json "$OUT/sg_batched.json"
 part bench 60 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_sampler.py benchmarks/bench_step.py \
     --benchmark-only --benchmark-min-rounds=3 --benchmark-max-time=0.5 --benchmark-json "$OUT/bench.json"
-part bench_train 40 env NSW2V_TRAIN_ROUNDS=2 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_train.py \
-    --benchmark-only
+part sg_batched 45 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --sg 1 --paths batched \
+    --batch-sizes 16384 --json "$OUT/sg_batched.json"
 part cbow_5epochs 60 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
     --batch-sizes 16384 --epochs 5
 part cbow_exclusion 35 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths exclusion \

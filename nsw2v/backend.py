@@ -192,10 +192,10 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     The cap's hit counts are one ``bincount``.
     CuPy: ``cupy.add.at`` adds floats atomically in an order that changes from
     run to run, so float tables go through :func:`segment_scatter_add` (the
-    same seed then gives the same vectors); with ``NSW2V_FAST_GPU=1``, one
-    kernel (:data:`_SORTED_SCATTER`) instead sums each run of equal ids in a
-    fixed order, counts its hits, caps and adds it to its row: one writer per
-    row, no atomics. Integer tables, whose sums do not depend on the order,
+    same seed then gives the same vectors); with ``NSW2V_FAST_GPU=1``, two
+    kernels (:data:`_SORTED_SCATTER`) instead sum each run of equal ids in a
+    fixed order, tile by tile, count its hits, cap and add it to its row: one
+    writer per row, no atomics. Integer tables, whose sums do not depend on the order,
     use ``cupy.add.at``.
     """
     if isinstance(table, np.ndarray):
@@ -240,7 +240,15 @@ _PAIRS = {np.float32: np.complex64, np.float64: np.complex128}
 
 
 def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Optional[float], weights: Any) -> None:
-    """:func:`scatter_add` by the sorted-run kernel (float, C-contiguous ``table``; 1-D ``ids``, not empty)."""
+    """:func:`scatter_add` by the sorted-run kernels (float, C-contiguous ``table``; 1-D ``ids``, not empty).
+
+    The entries are sorted by row and cut into tiles of :data:`SCATTER_TILE`:
+    ``scatter_tiles`` sums each run's part within a tile, ``scatter_runs`` adds
+    a run's tile sums in a fixed order and applies the sum to its row. No thread
+    walks a whole run: on a real plan of 16,384 centers a step's longest run is
+    1,300-1,400 entries of W_out and about 2,000 of W_in (the most frequent words),
+    which one thread would sum one dependent memory read at a time.
+    """
     n, dim = int(ids.size), math.prod(table.shape[1:])
     values = _as(xp, values.reshape(n, dim), table.dtype)
     weighted = cap is not None and weights is not None
@@ -248,10 +256,15 @@ def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Opti
     ids = _as(xp, ids, xp.int32)                               # row ids fit int32; the plan's already are
     order = xp.argsort(ids)
     sorted_ids = ids[order]
-    _sorted_scatter_kernel(table.dtype)(
-        ((n * dim + 255) // 256,), (256,),
-        (sorted_ids, order, values, weights, np.int32(weighted), table, np.int64(n), np.int64(dim),
-         np.float64(0.0 if cap is None else cap)))
+    part, part_hits = xp.empty((n, dim), dtype=table.dtype), xp.empty(n, dtype=xp.float64)
+    tiles, tile = -(-n // SCATTER_TILE), np.int64(SCATTER_TILE)
+    tiles_kernel, runs_kernel = _sorted_scatter_kernels(table.dtype)
+    tiles_kernel(((tiles * dim + 255) // 256,), (256,),
+                 (sorted_ids, order, values, weights, np.int32(weighted), part, part_hits, np.int64(n),
+                  np.int64(dim), tile))
+    runs_kernel(((n * dim + 255) // 256,), (256,),
+                (sorted_ids, part, part_hits, table, np.int64(n), np.int64(dim), tile,
+                 np.float64(0.0 if cap is None else cap)))
 
 
 def _cap_scale(xp: ModuleType, table: Any, hits: Any, cap: float) -> Any:
@@ -264,7 +277,7 @@ def fast_gpu() -> bool:
     """Whether ``NSW2V_FAST_GPU=1`` turns on the GPU paths not yet measured on a GPU.
 
     They are: the device reader (``nsw2v.ingest``), the fused CBOW and
-    skip-gram kernels (:func:`fused_scores`) and the sorted-run scatter kernel. Their logic is
+    skip-gram kernels (:func:`fused_scores`) and the sorted-run scatter kernels. Their logic is
     tested on the CPU (the kernels' CUDA source compiled for the CPU, the
     reader on NumPy); until a GPU session has run the test suite and the
     benchmarks with them, CuPy keeps the array code measured on an H200.
@@ -317,39 +330,65 @@ def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
     return counts[inverse]
 
 
-# One thread per (entry, column) of the sorted entries; the thread of a run's last entry
-# sums the run's values for its column from last to first (a fixed order), counts the
-# run's hits, applies the cap and adds the sum to the table: one writer per element.
+# The sorted-run scatter, in two kernels; SCALAR is float or double. scatter_tiles: one thread per
+# (tile of SCATTER_TILE sorted entries, column) sums the entries of each run within its tile, in
+# order, and writes each such sum (and its hits) at the run's last entry in the tile. scatter_runs:
+# one thread per (entry, column); the thread of a run's last entry adds the run's sums from the
+# earlier tiles (each at a tile's last entry), from last to first: a fixed order, one writer per
+# table element, no atomics; then it caps the sum and adds it to the table.
+SCATTER_TILE = 32
 _SORTED_SCATTER = r"""
-extern "C" __global__ void sorted_scatter_T(
-        const int* sorted_ids, const long long* order, const T* values, const double* weights,
-        const int weighted, T* table, const long long n, const long long dim, const double cap) {
+extern "C" __global__ void scatter_tiles(
+        const int* sorted_ids, const long long* order, const SCALAR* values, const double* weights,
+        const int weighted, SCALAR* part, double* part_hits, const long long n, const long long dim,
+        const long long tile) {
+    long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (tid >= (n + tile - 1) / tile * dim) return;
+    long long t = tid / dim, d = tid % dim;
+    long long end = (t + 1) * tile < n ? (t + 1) * tile : n;
+    SCALAR sum = 0;
+    double hits = 0;
+    for (long long i = t * tile; i < end; ++i) {
+        long long e = order[i];
+        sum += values[e * dim + d];
+        hits += weighted ? weights[e] : 1.0;
+        if (i + 1 == end || sorted_ids[i + 1] != sorted_ids[i]) {
+            part[i * dim + d] = sum;
+            if (d == 0) part_hits[i] = hits;
+            sum = 0;
+            hits = 0;
+        }
+    }
+}
+
+extern "C" __global__ void scatter_runs(
+        const int* sorted_ids, const SCALAR* part, const double* part_hits, SCALAR* table, const long long n,
+        const long long dim, const long long tile, const double cap) {
     long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (tid >= n * dim) return;
     long long i = tid / dim, d = tid % dim;
     long long id = sorted_ids[i];
     if (i + 1 < n && sorted_ids[i + 1] == id) return;
-    T sum = 0;
-    double hits = 0;
-    for (long long j = i; j >= 0 && sorted_ids[j] == id; --j) {
-        long long e = order[j];
-        sum += values[e * dim + d];
-        hits += weighted ? weights[e] : 1.0;
+    SCALAR sum = part[i * dim + d];
+    double hits = part_hits[i];
+    for (long long j = i / tile * tile - 1; j >= 0 && sorted_ids[j] == id; j -= tile) {
+        sum += part[j * dim + d];
+        hits += part_hits[j];
     }
-    if (cap > 0 && hits > cap) sum *= (T)(cap / hits);
+    if (cap > 0 && hits > cap) sum *= (SCALAR)(cap / hits);
     table[id * dim + d] += sum;
 }
 """
 _kernels: dict = {}
 
 
-def _sorted_scatter_kernel(dtype: Any):
-    name = np.dtype(dtype).name                              # float32 / float64
+def _sorted_scatter_kernels(dtype: Any) -> tuple:
+    """``(scatter_tiles, scatter_runs)`` for a float32 or float64 table."""
+    name = np.dtype(dtype).name
     if name not in _kernels:
-        ctype = {"float32": "float", "float64": "double"}[name]
-        source = _SORTED_SCATTER.replace("sorted_scatter_T", f"sorted_scatter_{name}").replace("const T*", f"const {ctype}*") \
-            .replace("T* table", f"{ctype}* table").replace("T sum", f"{ctype} sum").replace("(T)", f"({ctype})")
-        _kernels[name] = _import_cupy().RawKernel(source, f"sorted_scatter_{name}")
+        source = _SORTED_SCATTER.replace("SCALAR", {"float32": "float", "float64": "double"}[name])
+        cupy = _import_cupy()
+        _kernels[name] = (cupy.RawKernel(source, "scatter_tiles"), cupy.RawKernel(source, "scatter_runs"))
     return _kernels[name]
 
 

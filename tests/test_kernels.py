@@ -22,6 +22,7 @@ from nsw2v import backend
 from nsw2v.steps import CappedScatter, _ns_update, cbow_step, skipgram_step
 
 CXX = shutil.which("g++") or shutil.which("c++")
+NVCC = shutil.which("nvcc")
 
 _SHIM = r"""
 #include <math.h>
@@ -174,7 +175,11 @@ def test_fused_branch_of_the_steps_on_the_cpu(cpu_cupy, monkeypatch, model, skip
 @pytest.mark.parametrize("cap", [None, 2.0])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_scatter_kernel_source_on_the_cpu(cpu_cupy, cap, weighted, dtype):
+@pytest.mark.parametrize("tile", [None, 1, 3])
+def test_scatter_kernel_source_on_the_cpu(cpu_cupy, monkeypatch, cap, weighted, dtype, tile):
+    """Runs longer than a tile (80 entries of row 3), runs ending on a tile's last entry, rows hit once."""
+    if tile is not None:
+        monkeypatch.setattr(backend, "SCATTER_TILE", tile)
     rng = np.random.default_rng(2)
     n, dim, rows = 300, 4, 20
     ids = rng.integers(0, rows, n)
@@ -189,6 +194,20 @@ def test_scatter_kernel_source_on_the_cpu(cpu_cupy, cap, weighted, dtype):
     assert not np.array_equal(table, start)
 
 
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 65, 2000])
+def test_scatter_kernel_at_tile_bounds(cpu_cupy, n):
+    """One long run (as the most frequent words make), and as many entries as a tile, or one more or less."""
+    rng = np.random.default_rng(n)
+    rows, dim = 7, 3
+    ids = np.where(rng.random(n) < 0.7, 0, rng.integers(0, rows, n))
+    values = rng.standard_normal((n, dim)).astype(np.float32)
+    start = rng.standard_normal((rows, dim)).astype(np.float32)
+    want, table = start.copy(), start.copy()
+    np.add.at(want, ids, values)
+    backend._sorted_scatter(np, table, ids, values, None, None)
+    np.testing.assert_allclose(table, want, rtol=1e-5, atol=1e-4)
+
+
 def test_a_launch_with_the_wrong_argument_types_is_refused(cpu_cupy):
     """The CPU stand-in checks what a GPU launch would get wrong silently."""
     W_in, W_out, contexts, mask, centers, negatives = cbow_case(1)
@@ -201,6 +220,42 @@ def test_a_launch_with_the_wrong_argument_types_is_refused(cpu_cupy):
     for i, bad in ((2, contexts.astype(np.int64)), (6, B), (10, np.float64(0.1))):
         with pytest.raises(AssertionError):
             kernel((1,), (B,), tuple(good[:i] + [bad] + good[i + 1:]))
+
+
+def test_kernels_compile_for_the_gpu_without_spills(monkeypatch, tmp_path):
+    """Every source backend hands to ``cupy.RawKernel``, built by the CUDA compiler for an H100/H200
+    (sm_90): it compiles, and no kernel spills registers to local memory."""
+    if NVCC is None:
+        pytest.skip("no nvcc: the CUDA compiler checks the kernels where it is installed")
+    made = []
+
+    class Record:
+        def __init__(self, source, name):
+            made.append((source, name))
+
+        def __call__(self, grid, block, args):
+            pass
+    monkeypatch.setattr(backend, "_import_cupy", lambda: types.SimpleNamespace(RawKernel=Record))
+    monkeypatch.setattr(backend, "_kernels", {})
+    for dtype in (np.float32, np.float64):
+        backend._sorted_scatter_kernels(dtype)
+    for model in ("cbow", "skipgram"):
+        run_ns_kernel(model, *cbow_case(1), 0.05, False)
+    sources = {}
+    for source, name in made:
+        sources.setdefault(source, []).append(name)
+    assert len(sources) == 3 and len(made) == 6
+    for number, (source, names) in enumerate(sources.items()):
+        path = tmp_path / f"kernels{number}.cu"
+        path.write_text(source)
+        done = subprocess.run([NVCC, "-arch=sm_90", "-cubin", "-Xptxas", "-v", "-o", str(path.with_suffix(".cubin")),
+                               str(path)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        for name in names:
+            found = re.search(r"Function properties for " + name + r"\n\s*(\d+) bytes stack frame, (\d+) bytes spill "
+                              r"stores, (\d+) bytes spill loads", done.stderr)
+            assert found, f"{name} not in the compiler's report:\n{done.stderr}"
+            assert found.group(2) == found.group(3) == "0", f"{name} spills registers:\n{done.stderr}"
 
 
 @pytest.mark.gpu
