@@ -196,8 +196,14 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     kernels (:data:`_SORTED_SCATTER`) instead sum each run of equal ids in a
     fixed order, tile by tile, count its hits, cap and add it to its row: one
     writer per row, no atomics. Integer tables, whose sums do not depend on the order,
-    use ``cupy.add.at``.
+    use ``cupy.add.at``. ``ids`` may be :class:`SortedIds` (the plan's sort of a
+    step's entries, for those kernels).
     """
+    if isinstance(ids, SortedIds):
+        if _kernel_table(table):
+            _sorted_scatter(get_array_module(table), table, ids, values, cap, weights)
+            return
+        ids = ids.unsorted()
     if isinstance(table, np.ndarray):
         ids = np.asarray(ids).ravel()
         values = np.asarray(values, dtype=table.dtype).reshape((ids.size,) + table.shape[1:])
@@ -222,7 +228,7 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     if n == 0:
         return
     floats = table.dtype in (np.float32, np.float64)
-    if floats and table.flags.c_contiguous and fast_gpu():
+    if _kernel_table(table):
         _sorted_scatter(xp, table, ids, values, cap, weights)
         return
     values = values.reshape((n,) + table.shape[1:]).astype(table.dtype, copy=False)
@@ -239,32 +245,92 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
 _PAIRS = {np.float32: np.complex64, np.float64: np.complex128}
 
 
-def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Optional[float], weights: Any) -> None:
-    """:func:`scatter_add` by the sorted-run kernels (float, C-contiguous ``table``; 1-D ``ids``, not empty).
+def _kernel_table(table: Any) -> bool:
+    """Whether :func:`scatter_add` on ``table`` goes to the sorted-run kernels."""
+    return not isinstance(table, np.ndarray) and table.dtype in (np.float32, np.float64) \
+        and table.flags.c_contiguous and fast_gpu()
 
-    The entries are sorted by row and cut into tiles of :data:`SCATTER_TILE`:
-    ``scatter_tiles`` sums each run's part within a tile, ``scatter_runs`` adds
-    a run's tile sums in a fixed order and applies the sum to its row. No thread
-    walks a whole run: on a real plan of 16,384 centers a step's longest run is
-    1,300-1,400 entries of W_out and about 2,000 of W_in (the most frequent words),
-    which one thread would sum one dependent memory read at a time.
+
+def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Optional[float], weights: Any) -> None:
+    """:func:`scatter_add` by the sorted-run kernels (float, C-contiguous ``table``; ``ids`` 1-D or :class:`SortedIds`).
+
+    The entries are sorted by row (here, or ahead by :class:`StepSort`) and cut
+    into tiles of :data:`SCATTER_TILE`: ``scatter_tiles`` sums each run's part
+    within a tile, ``scatter_runs`` adds a run's tile sums in a fixed order and
+    applies the sum to its row. No thread walks a whole run: on a real plan of
+    16,384 centers a step's longest run is 1,300-1,400 entries of W_out and about
+    2,000 of W_in (the most frequent words), which one thread would sum one
+    dependent memory read at a time.
     """
-    n, dim = int(ids.size), math.prod(table.shape[1:])
+    if isinstance(ids, SortedIds):
+        sorted_ids, order, base = ids.sorted_ids, ids.order, ids.base
+    else:
+        ids = _as(xp, ids.ravel(), xp.int32)                    # row ids fit int32; the plan's already are
+        order = xp.argsort(ids)
+        sorted_ids, base = ids[order], np.int64(0)
+    n, dim = int(sorted_ids.size), math.prod(table.shape[1:])
+    if n == 0:
+        return
     values = _as(xp, values.reshape(n, dim), table.dtype)
     weighted = cap is not None and weights is not None
     weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.empty(0, xp.float64)   # unread
-    ids = _as(xp, ids, xp.int32)                               # row ids fit int32; the plan's already are
-    order = xp.argsort(ids)
-    sorted_ids = ids[order]
     part, part_hits = xp.empty((n, dim), dtype=table.dtype), xp.empty(n, dtype=xp.float64)
     tiles, tile = -(-n // SCATTER_TILE), np.int64(SCATTER_TILE)
     tiles_kernel, runs_kernel = _sorted_scatter_kernels(table.dtype)
     tiles_kernel(((tiles * dim + 255) // 256,), (256,),
-                 (sorted_ids, order, values, weights, np.int32(weighted), part, part_hits, np.int64(n),
+                 (sorted_ids, order, base, values, weights, np.int32(weighted), part, part_hits, np.int64(n),
                   np.int64(dim), tile))
     runs_kernel(((n * dim + 255) // 256,), (256,),
                 (sorted_ids, part, part_hits, table, np.int64(n), np.int64(dim), tile,
                  np.float64(0.0 if cap is None else cap)))
+
+
+class SortedIds:
+    """A step's entries of an id matrix sorted by row id, as :class:`StepSort` made them for a whole chunk.
+
+    ``sorted_ids[i]`` is entry ``order[i] - base`` of the step's flattened ids
+    (``order`` counts from the chunk's first entry, ``base`` is the step's).
+    """
+
+    __slots__ = ("sorted_ids", "order", "base")
+
+    def __init__(self, sorted_ids: Any, order: Any, base: int):
+        self.sorted_ids, self.order, self.base = sorted_ids, order, np.int64(base)
+
+    def unsorted(self) -> Any:
+        """The step's ids in their own order (1-D)."""
+        ids = get_array_module(self.sorted_ids).empty_like(self.sorted_ids)
+        ids[self.order - self.base] = self.sorted_ids
+        return ids
+
+
+class StepSort:
+    """The entries of a chunk's ``(m, w)`` id matrix sorted by (step, id), once a chunk.
+
+    Step ``j`` trains rows ``bounds[j]:bounds[j + 1]``; :meth:`step` gives its
+    entries as :class:`SortedIds`, so the sorted-run scatter kernels need no sort
+    of their own: one sort a chunk instead of two a step (on CuPy a sort is a
+    handful of launches and allocations).
+    """
+
+    def __init__(self, xp: ModuleType, ids: Any, bounds: np.ndarray, vocab_size: int):
+        self.width = int(ids.shape[1])
+        steps = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+        key_type = np.int32 if (len(bounds) + 1) * (vocab_size + 1) < 2**31 else np.int64
+        key = xp.asarray(steps.astype(key_type))[:, None] * key_type(vocab_size) + ids.astype(key_type)
+        self.order = xp.argsort(key.ravel())
+        self.sorted_ids = ids.ravel()[self.order].astype(xp.int32, copy=False)
+
+    def step(self, lo: int, hi: int) -> SortedIds:
+        """The entries of rows ``lo:hi`` (one step's rows)."""
+        a, b = int(lo) * self.width, int(hi) * self.width
+        return SortedIds(self.sorted_ids[a:b], self.order[a:b], a)
+
+
+def sorts_ahead(xp: ModuleType) -> bool:
+    """Whether a plan sorts its steps' entries for the scatter kernels (:class:`StepSort`): CuPy with
+    ``NSW2V_FAST_GPU=1``."""
+    return is_cupy(xp) and fast_gpu()
 
 
 def _cap_scale(xp: ModuleType, table: Any, hits: Any, cap: float) -> Any:
@@ -330,18 +396,18 @@ def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
     return counts[inverse]
 
 
-# The sorted-run scatter, in two kernels; SCALAR is float or double. scatter_tiles: one thread per
-# (tile of SCATTER_TILE sorted entries, column) sums the entries of each run within its tile, in
-# order, and writes each such sum (and its hits) at the run's last entry in the tile. scatter_runs:
+# The sorted-run scatter, in two kernels; SCALAR is float or double. Entry i of the sorted order is
+# entry order[i] - base of values and weights. scatter_tiles: one thread per (tile of SCATTER_TILE
+# sorted entries, column) sums the entries of each run within its tile, in order, and writes each such sum (and its hits) at the run's last entry in the tile. scatter_runs:
 # one thread per (entry, column); the thread of a run's last entry adds the run's sums from the
 # earlier tiles (each at a tile's last entry), from last to first: a fixed order, one writer per
 # table element, no atomics; then it caps the sum and adds it to the table.
 SCATTER_TILE = 32
 _SORTED_SCATTER = r"""
 extern "C" __global__ void scatter_tiles(
-        const int* sorted_ids, const long long* order, const SCALAR* values, const double* weights,
-        const int weighted, SCALAR* part, double* part_hits, const long long n, const long long dim,
-        const long long tile) {
+        const int* sorted_ids, const long long* order, const long long base, const SCALAR* values,
+        const double* weights, const int weighted, SCALAR* part, double* part_hits, const long long n,
+        const long long dim, const long long tile) {
     long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (tid >= (n + tile - 1) / tile * dim) return;
     long long t = tid / dim, d = tid % dim;
@@ -349,7 +415,7 @@ extern "C" __global__ void scatter_tiles(
     SCALAR sum = 0;
     double hits = 0;
     for (long long i = t * tile; i < end; ++i) {
-        long long e = order[i];
+        long long e = order[i] - base;
         sum += values[e * dim + d];
         hits += weighted ? weights[e] : 1.0;
         if (i + 1 == end || sorted_ids[i + 1] != sorted_ids[i]) {

@@ -89,7 +89,8 @@ def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr
 
 
 def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any,
-              lr: float, skip_hits: bool = False, scatter: Optional[Callable] = None) -> Any:
+              lr: float, skip_hits: bool = False, scatter: Optional[Callable] = None,
+              sorted_rows: Optional[tuple] = None) -> Any:
     """One CBOW step over ``B`` centers; returns the summed loss (a 0-d array).
 
     ``contexts`` ``(B, C)`` holds the context ids of each center and ``mask``
@@ -97,16 +98,19 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     needs at least one. ``h`` is the mean of a row's real context vectors
     (word2vec's ``cbow_mean=1``), taken as one batched product with the mask.
     ``scatter`` applies the updates (default: exact sums, ``backend.scatter_add``;
-    ``Word2Vec`` passes a :class:`CappedScatter`).
+    ``Word2Vec`` passes a :class:`CappedScatter`). ``sorted_rows``, for the CuPy
+    kernels only: the output rows ``[center | negatives]`` and the context rows as
+    :class:`~nsw2v.backend.SortedIds`, sorted ahead for the whole chunk.
     """
     scatter = scatter or _EXACT
     xp = backend.get_array_module(W_in)
     fused = backend.fused_scores("cbow", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
     if fused is not None:                                               # CuPy: the same math in one kernel
         dh, d_out, loss = fused
-        scatter(W_out, _output_ids(xp, centers, negatives), d_out)
+        out_rows, in_rows = sorted_rows or (_output_ids(xp, centers, negatives), contexts)
+        scatter(W_out, out_rows, d_out)
         # every slot, padding included, with zero updates and zero hits on padding: no sync to compact
-        scatter(W_in, contexts, dh[:, None, :] * mask[:, :, None], mask)
+        scatter(W_in, in_rows, dh[:, None, :] * mask[:, :, None], mask)
         return loss.sum()
     weight = mask.astype(W_in.dtype)[:, None, :]                        # (B, 1, C)
     h = weight @ W_in.take(contexts, axis=0) / weight.sum(axis=2, keepdims=True)   # (B, 1, H): one input per center
@@ -118,7 +122,8 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
 
 
 def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any, lr: float,
-                  skip_hits: bool = False, scatter: Optional[Callable] = None) -> Any:
+                  skip_hits: bool = False, scatter: Optional[Callable] = None,
+                  sorted_rows: Optional[tuple] = None) -> Any:
     """One skip-gram step over ``B`` centers and their context words; returns the summed loss.
 
     As in the C tool, each real context word (``mask``) is an input whose row of
@@ -127,7 +132,8 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     Word2Vec in Shared and Distributed Memory"): the center's ``1+K`` output
     rows are gathered once and scored against its ``C`` inputs in one batched
     product, instead of ``C`` separate gathers and draws. Each (input, center)
-    pair still gets the loss and gradient of the chapter-4 layers.
+    pair still gets the loss and gradient of the chapter-4 layers. ``scatter`` and
+    ``sorted_rows`` as in :func:`cbow_step`.
     """
     xp = backend.get_array_module(W_in)
     scatter = scatter or _EXACT
@@ -136,8 +142,9 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     fused = backend.fused_scores("skipgram", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
     if fused is not None:                                               # CuPy: the same math in one kernel
         dh, d_out, loss = fused
-        scatter(W_out, _output_ids(xp, centers, negatives), d_out, n_inputs)
-        scatter(W_in, contexts, dh, mask)                               # padding slots: zero updates, zero hits
+        out_rows, in_rows = sorted_rows or (_output_ids(xp, centers, negatives), contexts)
+        scatter(W_out, out_rows, d_out, n_inputs)
+        scatter(W_in, in_rows, dh, mask)                                # padding slots: zero updates, zero hits
         return loss.sum()
     dh, loss = _ns_update(W_out, W_in.take(contexts, axis=0), centers, negatives, weight, lr, skip_hits, scatter,
                           n_inputs)

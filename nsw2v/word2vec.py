@@ -449,6 +449,12 @@ class _Job:
         plan = _plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.offsets,
                            self.model.batch_size)
         plan.negatives = self.sampler.sample(plan.centers)
+        plan.sorted = None
+        if backend.sorts_ahead(xp):             # the scatter kernels' sorts, once a chunk instead of twice a step
+            V = len(self.model.vocab)
+            plan.sorted = (backend.StepSort(xp, xp.concatenate([plan.centers[:, None], plan.negatives], axis=1),
+                                            plan.bounds, V),
+                           backend.StepSort(xp, plan.ctx, plan.bounds, V))
         return plan
 
     def step(self, plan: "_Plan", lo: int, hi: int, lr: float):
@@ -458,11 +464,13 @@ class _Job:
             return 0.0, 0
         centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
         negatives = plan.negatives[lo:hi]
+        rows = None if plan.sorted is None else tuple(sort.step(lo, hi) for sort in plan.sorted)
         if model.sg:
             loss = skipgram_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits,
-                                 self.scatter)
+                                 self.scatter, rows)
             return loss, valid.sum()                    # one example per (context, center) pair
-        loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter)
+        loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter,
+                         rows)
         return loss, hi - lo
 
 
@@ -611,7 +619,7 @@ class _Pieces:
 class _Plan:
     """One chunk's training positions in stream-interleaved order (on ``xp``)."""
 
-    __slots__ = ("centers", "ctx", "valid", "bounds", "negatives")
+    __slots__ = ("centers", "ctx", "valid", "bounds", "negatives", "sorted")
 
 
 def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any, batch_size: int) -> _Plan:

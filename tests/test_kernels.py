@@ -18,7 +18,7 @@ import types
 import numpy as np
 import pytest
 
-from nsw2v import backend
+from nsw2v import Word2Vec, backend
 from nsw2v.steps import CappedScatter, _ns_update, cbow_step, skipgram_step
 
 CXX = shutil.which("g++") or shutil.which("c++")
@@ -161,7 +161,7 @@ def test_fused_branch_of_the_steps_on_the_cpu(cpu_cupy, monkeypatch, model, skip
         if fused:
             monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
             monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
-                                backend._sorted_scatter(np, table, ids.ravel(), values, cap, weights))
+                                backend._sorted_scatter(np, table, ids, values, cap, weights))
         Wi, Wo = W_in.copy(), W_out.copy()
         loss = step(Wi, Wo, centers, contexts, mask, negatives, 0.05, skip_hits, CappedScatter(cap))
         results.append((Wi, Wo, float(loss)))
@@ -170,6 +170,60 @@ def test_fused_branch_of_the_steps_on_the_cpu(cpu_cupy, monkeypatch, model, skip
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-5)
     assert results[1][2] == pytest.approx(results[0][2], rel=1e-5)
     assert not np.array_equal(results[0][0], W_in)                      # the step moved the tables
+
+
+@pytest.mark.parametrize("model", ["cbow", "skipgram"])
+def test_fused_steps_with_a_chunks_sorted_rows_on_the_cpu(cpu_cupy, monkeypatch, model):
+    """Three steps of one chunk, their entries sorted once for the chunk (StepSort, as a plan on CuPy does),
+    through the kernels: the tables the array code gives step by step."""
+    step = cbow_step if model == "cbow" else skipgram_step
+    W_in, W_out, contexts, mask, centers, negatives = cbow_case(7, B=60, V=12)
+    bounds = np.array([0, 25, 41, 60])
+    sorts = (backend.StepSort(np, np.concatenate([centers[:, None], negatives], axis=1), bounds, 12),
+             backend.StepSort(np, contexts, bounds, 12))
+    results = []
+    for fused in (False, True):
+        if fused:
+            monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
+            monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
+                                backend._sorted_scatter(np, table, ids, values, cap, weights))
+        Wi, Wo = W_in.copy(), W_out.copy()
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            rows = tuple(sort.step(lo, hi) for sort in sorts) if fused else None
+            step(Wi, Wo, centers[lo:hi], contexts[lo:hi], mask[lo:hi], negatives[lo:hi], 0.05, True,
+                 CappedScatter(2), rows)
+        results.append((Wi, Wo))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-5)
+    assert not np.array_equal(results[0][1], W_out)
+
+
+@pytest.mark.parametrize("sg", [0, 1])
+def test_word2vec_through_the_kernels_on_the_cpu(cpu_cupy, monkeypatch, tmp_path, sg):
+    """A whole training run as CuPy with NSW2V_FAST_GPU=1 makes it (plans sorted once a chunk, steps and
+    scatters by the kernels), on the CPU: the vectors of the array code."""
+    rng = np.random.default_rng(8)
+    words = [f"w{i}" for i in range(40)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(rng.choice(words, size=rng.integers(3, 30), p=np.arange(40, 0, -1) / 820))
+                                for _ in range(300)) + "\n")
+    settings = dict(corpus_file=str(corpus), vector_size=8, window=3, min_count=1, sg=sg, epochs=2, batch_size=32,
+                    sampler="batched", seed=3, xp="numpy", verbose=False)
+    want = Word2Vec(**settings)
+    made = []
+
+    def sorting(plan_xp):
+        made.append(plan_xp)
+        return True
+    monkeypatch.setattr(backend, "sorts_ahead", sorting)
+    monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
+    monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
+                        backend._sorted_scatter(np, table, ids, values, cap, weights))
+    got = Word2Vec(**settings)
+    assert made                                                      # the plans were sorted ahead
+    np.testing.assert_allclose(got.wv.vectors, want.wv.vectors, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got.W_out, want.W_out, rtol=1e-4, atol=1e-5)
+    assert got.epoch_losses == pytest.approx(want.epoch_losses, rel=1e-5)
 
 
 @pytest.mark.parametrize("cap", [None, 2.0])
