@@ -58,6 +58,32 @@ def test_lee_corpus(xp):
     assert_same(data_file("corpora/lee_background.cor"), xp, min_count=5)
 
 
+def test_read_bytes_reads_gzip_as_gzip_does(tmp_path):
+    """Several members with zero padding between them, as gzip.open reads them; a limit; a cut file."""
+    import gzip
+    text = [b"the cat sat\n" * 300, b"on the mat\n", b"", b"a dog\n" * 5000]
+    path = tmp_path / "members.txt.gz"
+    path.write_bytes(gzip.compress(text[0]) + gzip.compress(text[1]) + b"\0" * 7 + gzip.compress(text[2])
+                     + gzip.compress(text[3]))
+    with gzip.open(path, "rb") as fh:
+        want = fh.read()
+    assert want == b"".join(text)
+    assert read_bytes(path).tobytes() == want
+    assert read_bytes(path, limit=len(want)).tobytes() == want
+    with pytest.raises(Unsupported, match=f"longer than {len(want) - 1} bytes"):
+        read_bytes(path, limit=len(want) - 1)
+    with pytest.raises(Unsupported, match="longer than 100 bytes"):
+        read_bytes(path, limit=100)
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(EOFError, match="cut.txt.gz: compressed file ended"):
+        read_bytes(cut)
+    bad = tmp_path / "bad.txt.gz"
+    bad.write_bytes(gzip.compress(b"fine") + b"not gzip")
+    with pytest.raises(gzip.BadGzipFile, match="bad.txt.gz"):
+        read_bytes(bad)
+
+
 def test_python_whitespace_outside_ascii_is_refused(tmp_path, xp):
     """str.split() splits on these, bytes do not: such text goes to LineSentence instead."""
     spaces = [chr(c) for c in range(0x80, 0x110000) if chr(c).isspace()]
