@@ -137,7 +137,6 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     """
     xp = backend.get_array_module(W_in)
     scatter = scatter or _EXACT
-    weight = mask.astype(W_in.dtype)[:, :, None]                        # (B, C, 1): padding slots count 0
     n_inputs = xp.broadcast_to(mask.sum(axis=1)[:, None], (mask.shape[0], negatives.shape[1] + 1))
     fused = backend.fused_scores("skipgram", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
     if fused is not None:                                               # CuPy: the same math in one kernel
@@ -146,6 +145,7 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
         scatter(W_out, out_rows, d_out, n_inputs)
         scatter(W_in, in_rows, dh, mask)                                # padding slots: zero updates, zero hits
         return loss.sum()
+    weight = mask.astype(W_in.dtype)[:, :, None]                        # (B, C, 1): padding slots count 0
     dh, loss = _ns_update(W_out, W_in.take(contexts, axis=0), centers, negatives, weight, lr, skip_hits, scatter,
                           n_inputs)
     real = xp.flatnonzero(mask)                                         # the real context slots, flat
