@@ -148,6 +148,13 @@ def test_kernel_source_on_the_cpu(cpu_cupy, model, skip_hits):
         assert not dh[~mask].any()                                    # padding slots get no update
 
 
+def use_the_kernels(monkeypatch):
+    """The steps' kernel branch and the sorted-run scatter, as on CuPy with NSW2V_FAST_GPU=1, on NumPy arrays."""
+    monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
+    monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
+                        backend._sorted_scatter(np, table, ids, values, cap, weights))
+
+
 @pytest.mark.parametrize("model", ["cbow", "skipgram"])
 @pytest.mark.parametrize("skip_hits, cap", [(False, None), (True, 2)])
 def test_fused_branch_of_the_steps_on_the_cpu(cpu_cupy, monkeypatch, model, skip_hits, cap):
@@ -159,9 +166,7 @@ def test_fused_branch_of_the_steps_on_the_cpu(cpu_cupy, monkeypatch, model, skip
     numpy_scatter = backend.scatter_add
     for fused in (False, True):
         if fused:
-            monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
-            monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
-                                backend._sorted_scatter(np, table, ids, values, cap, weights))
+            use_the_kernels(monkeypatch)
         Wi, Wo = W_in.copy(), W_out.copy()
         loss = step(Wi, Wo, centers, contexts, mask, negatives, 0.05, skip_hits, CappedScatter(cap))
         results.append((Wi, Wo, float(loss)))
@@ -184,9 +189,7 @@ def test_fused_steps_with_a_chunks_sorted_rows_on_the_cpu(cpu_cupy, monkeypatch,
     results = []
     for fused in (False, True):
         if fused:
-            monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
-            monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
-                                backend._sorted_scatter(np, table, ids, values, cap, weights))
+            use_the_kernels(monkeypatch)
         Wi, Wo = W_in.copy(), W_out.copy()
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             rows = tuple(sort.step(lo, hi) for sort in sorts) if fused else None
@@ -216,9 +219,7 @@ def test_word2vec_through_the_kernels_on_the_cpu(cpu_cupy, monkeypatch, tmp_path
         made.append(plan_xp)
         return True
     monkeypatch.setattr(backend, "sorts_ahead", sorting)
-    monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
-    monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
-                        backend._sorted_scatter(np, table, ids, values, cap, weights))
+    use_the_kernels(monkeypatch)
     got = Word2Vec(**settings)
     assert made                                                      # the plans were sorted ahead
     np.testing.assert_allclose(got.wv.vectors, want.wv.vectors, rtol=1e-4, atol=1e-5)
