@@ -60,3 +60,12 @@ def test_gpu_is_the_default_backend_in_the_image():
 def test_the_default_command_runs_the_test_suite():
     cmds = [args for word, args in instructions() if word == "CMD"]
     assert cmds and "pytest" in cmds[-1] and "tests" in cmds[-1], f"CMD {cmds} should run the tests"
+
+
+def test_the_build_context_leaves_out_the_benchmark_data():
+    """benchmarks/.cache holds the data the benchmarks read (the Penn Treebank among it, not free to ship):
+    .dockerignore keeps it, the results and the git history out of the image."""
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {"benchmarks/.cache", "benchmarks/results", ".git"} <= ignored, sorted(ignored)
+    assert not any(line.startswith("!") for line in ignored), "no exceptions to the exclusions"
