@@ -10,7 +10,9 @@ Phases, each timed on its own (same settings as the peers' comparison, CBOW unle
   encoded (on CuPy the file is tokenised on the device, ``nsw2v.ingest``);
 - ``plan`` and ``steps`` on the first ``--chunks`` chunks: subsampling, windows and
   the chunk's negatives, then the training steps alone, with the device synchronised after each phase (on
-  CuPy also the host's share of the steps' time: how long Python took to issue them);
+  CuPy also the host's share of the steps' time: how long Python took to issue them, and for one step
+  and its pieces, the fused kernel and the two scatters, the device's own time, all calls queued behind
+  a wait kernel so that no launch gap counts, beside the host's time to issue them);
 - ``train``: one whole epoch of ``Word2Vec.train`` (its reader thread overlaps
   encoding with the steps), then the functions that took the most time in it
   (``cProfile``; on CuPy this is host time, the device work is asynchronous).
@@ -91,6 +93,7 @@ def main(argv=None) -> None:
         # Python issuing the steps took this much of their time; near all of it, the device waits on the
         # host (launches, or syncs inside a step); far less, the host waits on the device's kernels.
         print(f"host time issuing the steps: {t_issue:.3f} s of {t_steps:.3f} s")
+        step_pieces(xp, job, plan, args.sg)
     print()
 
     profile = cProfile.Profile()
@@ -102,6 +105,62 @@ def main(argv=None) -> None:
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
     print(out.getvalue())
+
+
+# Holds the device for a given number of clock cycles, so that the work queued behind it is all issued
+# before any of it runs: the time between two events around that work is then the device's own.
+_SPIN = r"""
+extern "C" __global__ void spin(const long long cycles) {
+    long long start = clock64();
+    while (clock64() - start < cycles) {}
+}
+"""
+
+
+def step_pieces(xp, job, plan, sg: int, repeat: int = 20) -> None:
+    """Device and host time of one step and of its pieces (the kernels path: fused scores, two scatters)."""
+    import numpy as np
+    from nsw2v import backend
+
+    model = job.model
+    j = (len(plan.bounds) - 1) // 2
+    lo, hi = int(plan.bounds[j]), int(plan.bounds[j + 1])
+    centers, ctx, valid, negatives = plan.centers[lo:hi], plan.ctx[lo:hi], plan.valid[lo:hi], plan.negatives[lo:hi]
+    W_in, W_out = model.W_in.copy(), model.W_out.copy()             # the pieces update copies
+    name = "skipgram" if sg else "cbow"
+    pieces = {"step": lambda: job.step(plan, lo, hi, 0.01)}
+    fused = backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives, 0.01, job.skip_hits)
+    if fused is not None:
+        dh, d_out, _ = fused
+        out_rows, in_rows = (None, None) if plan.sorted is None else (s.step(lo, hi) for s in plan.sorted)
+        out_rows = out_rows or xp.concatenate([centers[:, None], negatives], axis=1)
+        in_rows = ctx if in_rows is None else in_rows
+        n_inputs = xp.broadcast_to(valid.sum(axis=1)[:, None], d_out.shape[:2]) if sg else None
+        values = dh if sg else dh[:, None, :] * valid[:, :, None]
+        pieces.update({
+            "scores (fused kernel)": lambda: backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives,
+                                                                  0.01, job.skip_hits),
+            "scatter to W_out": lambda: job.scatter(W_out, out_rows, d_out, n_inputs),
+            "scatter to W_in": lambda: job.scatter(W_in, in_rows, values, valid)})
+    spin = xp.RawKernel(_SPIN, "spin")
+    print(f"\none step of {hi - lo} centers and its pieces, {repeat} calls each (device time measured with "
+          f"all calls queued behind a wait):")
+    for label, piece in pieces.items():
+        piece()
+        backend.synchronize(xp)
+        start, end = xp.cuda.Event(), xp.cuda.Event()
+        spin((1,), (1,), (np.int64(200_000_000),))                    # about 0.1 s
+        start.record()
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            piece()
+        host = (time.perf_counter() - t0) / repeat
+        end.record()
+        end.synchronize()
+        device = xp.cuda.get_elapsed_time(start, end) / repeat / 1e3
+        late = " (issued slower than the wait lasts: device time includes waits on the host)" \
+            if host * repeat > 0.08 else ""
+        print(f"  {label:24s} device {device * 1e3:7.3f} ms, host {host * 1e3:7.3f} ms per call{late}")
 
 
 if __name__ == "__main__":
