@@ -467,22 +467,34 @@ def _sorted_scatter_kernels(dtype: Any) -> tuple:
 # d_out[k] = sum_c g_ck W_in[ctx_c], dh[c] = sum_k g_ck W_out[id] (0 for padding slots).
 # A thread keeps h and its g in local arrays (vector_size up to NS_MAX_H, C * (1 + K) up to
 # NS_MAX_G; larger steps use the array code) and writes each output element once, column by
-# column after the scores: no read-modify-write of global memory.
+# column after the scores: no read-modify-write of global memory. Rows are read and written
+# four floats at a time (float4; vector_size a multiple of 4, rows 16-byte aligned): each thread
+# walks its own rows, so a warp's access touches 32 rows at once, and a float4 access moves four
+# times the data of a float access for the same cost in the L1 cache.
 NS_MAX_H, NS_MAX_G = 512, 256
 _NS_KERNELS = f"#define NS_MAX_H {NS_MAX_H}\n#define NS_MAX_G {NS_MAX_G}\n" + r"""
-__device__ float ns_term(const float* input, const float* row, const long long H, const long long k,
+__device__ float dot4(const float4 a, const float4 b) {
+    return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+}
+
+__device__ float4 axpy4(const float a, const float4 x, const float4 y) {
+    float4 out = {a * x.x + y.x, a * x.y + y.y, a * x.z + y.z, a * x.w + y.w};
+    return out;
+}
+
+__device__ float ns_term(const float4* input, const float4* row, const long long H4, const long long k,
                          const int hit, const float lr, float* total) {
     float s = 0.0f;
-    for (long long d = 0; d < H; ++d) s += input[d] * row[d];
+    for (long long q = 0; q < H4; ++q) s += dot4(input[q], row[q]);
     const float keep = (k > 0 && hit) ? 0.0f : 1.0f;
     const float z = k == 0 ? s : -s;
     *total += keep * (fmaxf(-z, 0.0f) + log1pf(expf(-fabsf(z))));
     return keep * lr * (k == 0 ? 1.0f : -1.0f) / (1.0f + expf(z));
 }
 
-__device__ long long ns_row(const int* centers, const int* negatives, const long long b, const long long K,
-                            const long long k) {
-    return k == 0 ? centers[b] : negatives[b * K + k - 1];
+__device__ const float4* ns_row(const float* W_out, const int* centers, const int* negatives, const long long b,
+                                const long long K, const long long k, const long long H) {
+    return (const float4*)(W_out + (long long)(k == 0 ? centers[b] : negatives[b * K + k - 1]) * H);
 }
 
 extern "C" __global__ void cbow_ns(
@@ -492,29 +504,33 @@ extern "C" __global__ void cbow_ns(
         float* dh, float* d_out, float* loss) {
     long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;
-    float h[NS_MAX_H], g[NS_MAX_G];
+    const long long H4 = H / 4;
+    const float4 zero = {0.0f, 0.0f, 0.0f, 0.0f};
+    float4 h[NS_MAX_H / 4];
+    float g[NS_MAX_G];
     float count = 0.0f;
-    for (long long d = 0; d < H; ++d) h[d] = 0.0f;
+    for (long long q = 0; q < H4; ++q) h[q] = zero;
     for (long long c = 0; c < C; ++c) {
         if (!mask[b * C + c]) continue;
         count += 1.0f;
-        const float* row = W_in + (long long)contexts[b * C + c] * H;
-        for (long long d = 0; d < H; ++d) h[d] += row[d];
+        const float4* row = (const float4*)(W_in + (long long)contexts[b * C + c] * H);
+        for (long long q = 0; q < H4; ++q) h[q] = axpy4(1.0f, row[q], h[q]);
     }
-    for (long long d = 0; d < H; ++d) h[d] /= count;
+    for (long long q = 0; q < H4; ++q) h[q] = axpy4(1.0f / count, h[q], zero);
     const long long center = centers[b];
     float total = 0.0f;
     for (long long k = 0; k <= K; ++k) {
-        const long long id = ns_row(centers, negatives, b, K, k);
-        g[k] = ns_term(h, W_out + id * H, H, k, skip_hits && id == center, lr, &total);
+        const int hit = skip_hits && k > 0 && negatives[b * K + k - 1] == center;
+        g[k] = ns_term(h, ns_row(W_out, centers, negatives, b, K, k, H), H4, k, hit, lr, &total);
     }
-    for (long long d = 0; d < H; ++d) {
-        float sum = 0.0f;
+    float4* out = (float4*)(d_out + b * (K + 1) * H);
+    for (long long q = 0; q < H4; ++q) {
+        float4 sum = zero;
         for (long long k = 0; k <= K; ++k) {
-            sum += g[k] * W_out[ns_row(centers, negatives, b, K, k) * H + d];
-            d_out[(b * (K + 1) + k) * H + d] = g[k] * h[d];
+            sum = axpy4(g[k], ns_row(W_out, centers, negatives, b, K, k, H)[q], sum);
+            out[k * H4 + q] = axpy4(g[k], h[q], zero);
         }
-        dh[b * H + d] = sum;
+        ((float4*)(dh + b * H))[q] = sum;
     }
     loss[b] = total;
 }
@@ -526,30 +542,33 @@ extern "C" __global__ void skipgram_ns(
         float* dh, float* d_out, float* loss) {
     long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;
+    const long long H4 = H / 4;
+    const float4 zero = {0.0f, 0.0f, 0.0f, 0.0f};
     float g[NS_MAX_G];                                      // g[c * (K + 1) + k], 0 for padding slots
     const long long center = centers[b];
     float total = 0.0f;
     for (long long c = 0; c < C; ++c) {
         const int real = mask[b * C + c];
-        const float* input = W_in + (long long)contexts[b * C + c] * H;
+        const float4* input = (const float4*)(W_in + (long long)contexts[b * C + c] * H);
         for (long long k = 0; k <= K; ++k) {
-            const long long id = ns_row(centers, negatives, b, K, k);
-            g[c * (K + 1) + k] = real ? ns_term(input, W_out + id * H, H, k, skip_hits && id == center, lr, &total)
+            const int hit = skip_hits && k > 0 && negatives[b * K + k - 1] == center;
+            g[c * (K + 1) + k] = real ? ns_term(input, ns_row(W_out, centers, negatives, b, K, k, H), H4, k, hit,
+                                                lr, &total)
                                       : 0.0f;
         }
     }
-    for (long long d = 0; d < H; ++d) {
+    for (long long q = 0; q < H4; ++q) {
         for (long long c = 0; c < C; ++c) {
-            float sum = 0.0f;
+            float4 sum = zero;
             for (long long k = 0; k <= K; ++k)
-                sum += g[c * (K + 1) + k] * W_out[ns_row(centers, negatives, b, K, k) * H + d];
-            dh[(b * C + c) * H + d] = sum;
+                sum = axpy4(g[c * (K + 1) + k], ns_row(W_out, centers, negatives, b, K, k, H)[q], sum);
+            ((float4*)(dh + (b * C + c) * H))[q] = sum;
         }
         for (long long k = 0; k <= K; ++k) {
-            float sum = 0.0f;
+            float4 sum = zero;
             for (long long c = 0; c < C; ++c)
-                sum += g[c * (K + 1) + k] * W_in[(long long)contexts[b * C + c] * H + d];
-            d_out[(b * (K + 1) + k) * H + d] = sum;
+                sum = axpy4(g[c * (K + 1) + k], ((const float4*)(W_in + (long long)contexts[b * C + c] * H))[q], sum);
+            ((float4*)(d_out + (b * (K + 1) + k) * H))[q] = sum;
         }
     }
     loss[b] = total;
@@ -564,13 +583,15 @@ def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any,
     ``model`` is ``"cbow"`` (``dh`` is ``(B, H)``, one input per center) or
     ``"skipgram"`` (``dh`` is ``(B, C, H)``, zero on padding slots). ``None``
     where there is no such kernel (NumPy, tables that are not C-contiguous
-    float32, rows longer than ``NS_MAX_H``, more than ``NS_MAX_G`` scores per
-    center, or :func:`fast_gpu` off): the caller then computes the same with
-    array operations (``steps._ns_update``).
+    float32, rows longer than ``NS_MAX_H`` or not a multiple of 4 floats, tables
+    not 16-byte aligned, more than ``NS_MAX_G`` scores per center, or
+    :func:`fast_gpu` off): the caller then computes the same with array
+    operations (``steps._ns_update``).
     """
     if isinstance(W_in, np.ndarray) or not fast_gpu() or W_in.dtype != np.float32 \
             or W_out.dtype != np.float32 or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous) \
-            or W_in.shape[1] > NS_MAX_H or contexts.shape[1] * (negatives.shape[1] + 1) > NS_MAX_G:
+            or W_in.shape[1] > NS_MAX_H or W_in.shape[1] % 4 or W_in.data.ptr % 16 or W_out.data.ptr % 16 \
+            or contexts.shape[1] * (negatives.shape[1] + 1) > NS_MAX_G:
         return None
     return _ns_kernel_scores(get_array_module(W_in), model, W_in, W_out, centers, contexts, mask, negatives, lr,
                              skip_hits)

@@ -27,6 +27,7 @@ NVCC = shutil.which("nvcc")
 _SHIM = r"""
 #include <math.h>
 struct Dim { long long x; };
+struct float4 { float x, y, z, w; };
 static Dim blockIdx, threadIdx, blockDim;
 #define __global__
 #define __device__
@@ -95,7 +96,7 @@ def cpu_cupy(monkeypatch, tmp_path_factory):
     monkeypatch.setattr(backend, "_kernels", {})
 
 
-def cbow_case(seed, B=9, C=4, K=3, V=15, H=5):
+def cbow_case(seed, B=9, C=4, K=3, V=15, H=8):
     rng = np.random.default_rng(seed)
     W_in = rng.standard_normal((V, H)).astype(np.float32)
     W_out = rng.standard_normal((V, H)).astype(np.float32)
@@ -269,8 +270,8 @@ def test_a_launch_with_the_wrong_argument_types_is_refused(cpu_cupy):
     kernel = CpuRawKernel(backend._NS_KERNELS, "cbow_ns")
     B, C = contexts.shape
     good = [W_in, W_out, contexts.astype(np.int32), mask, centers.astype(np.int32), negatives.astype(np.int32),
-            np.int64(B), np.int64(C), np.int64(3), np.int64(5), np.float32(0.1), np.int32(0),
-            np.empty((B, 5), np.float32), np.empty((B, 4, 5), np.float32), np.empty(B, np.float32)]
+            np.int64(B), np.int64(C), np.int64(3), np.int64(8), np.float32(0.1), np.int32(0),
+            np.empty((B, 8), np.float32), np.empty((B, 4, 8), np.float32), np.empty(B, np.float32)]
     kernel((1,), (B,), tuple(good))
     for i, bad in ((2, contexts.astype(np.int64)), (6, B), (10, np.float64(0.1))):
         with pytest.raises(AssertionError):
@@ -311,6 +312,12 @@ def test_kernels_compile_for_the_gpu_without_spills(monkeypatch, tmp_path):
                               r"stores, (\d+) bytes spill loads", done.stderr)
             assert found, f"{name} not in the compiler's report:\n{done.stderr}"
             assert found.group(2) == found.group(3) == "0", f"{name} spills registers:\n{done.stderr}"
+    ptx = tmp_path / "ns.ptx"
+    ns_source = next(path for path in tmp_path.glob("kernels*.cu") if "cbow_ns" in path.read_text())
+    subprocess.run([NVCC, "-arch=sm_90", "-ptx", "-o", str(ptx), str(ns_source)], check=True, capture_output=True)
+    loads = re.findall(r"ld\.global(?:\.nc)?\.(\w+)\.?(f32)?", ptx.read_text())
+    assert ("v4", "f32") in loads and not [kind for kind in loads if kind == ("f32", "")], \
+        "the scores' kernels read rows of W_in and W_out four floats at a time (float4)"
 
 
 @pytest.mark.gpu
