@@ -329,6 +329,10 @@ def test_fused_steps_on_the_gpu_equal_numpy(xp, monkeypatch, model):
         assert backend.fused_scores(model, *[np.zeros((2, 2), np.float32)] * 2, None, None, None, None, 0.1,
                                     False) is None
         return
+    W_in, W_out, contexts, mask, centers, negatives = (xp.asarray(a) for a in cbow_case(3, B=40, V=12, H=6))
+    assert backend.fused_scores(model, W_in, W_out, centers, contexts, mask, negatives, 0.05, False) is None
+    assert backend.fused_scores(model, W_in[:, :4].copy(), W_out[:, :4].copy(), centers, contexts, mask, negatives,
+                                0.05, False) is not None                # rows of 6 floats: no float4 kernel; 4: one
     for skip_hits, cap in ((False, None), (True, 2)):
         W_in, W_out, contexts, mask, centers, negatives = cbow_case(3, B=40, V=12)
         results = []
