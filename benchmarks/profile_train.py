@@ -121,6 +121,7 @@ def step_pieces(xp, job, plan, sg: int, repeat: int = 20) -> None:
     """Device and host time of one step and of its pieces (the kernels path: fused scores, two scatters)."""
     import numpy as np
     from nsw2v import backend
+    from nsw2v.steps import _sorted_rows
 
     model = job.model
     j = (len(plan.bounds) - 1) // 2
@@ -132,16 +133,14 @@ def step_pieces(xp, job, plan, sg: int, repeat: int = 20) -> None:
     fused = backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives, 0.01, job.skip_hits)
     if fused is not None:
         dh, d_out, _ = fused
-        out_rows, in_rows = (None, None) if plan.sorted is None else (s.step(lo, hi) for s in plan.sorted)
-        out_rows = out_rows or xp.concatenate([centers[:, None], negatives], axis=1)
-        in_rows = ctx if in_rows is None else in_rows
+        out_rows, in_rows = _sorted_rows(xp, W_out, centers, ctx, valid, negatives) if plan.sorted is None \
+            else (sort.step(lo, hi) for sort in plan.sorted)
         n_inputs = xp.broadcast_to(valid.sum(axis=1)[:, None], d_out.shape[:2]) if sg else None
-        values = dh if sg else dh[:, None, :] * valid[:, :, None]
         pieces.update({
             "scores (fused kernel)": lambda: backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives,
                                                                   0.01, job.skip_hits),
             "scatter to W_out": lambda: job.scatter(W_out, out_rows, d_out, n_inputs),
-            "scatter to W_in": lambda: job.scatter(W_in, in_rows, values, valid)})
+            "scatter to W_in": lambda: job.scatter(W_in, in_rows, dh)})
     spin = xp.RawKernel(_SPIN, "spin")
     print(f"\none step of {hi - lo} centers and its pieces, {repeat} calls each (device time measured with "
           f"all calls queued behind a wait):")

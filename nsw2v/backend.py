@@ -203,7 +203,7 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
         if _kernel_table(table):
             _sorted_scatter(get_array_module(table), table, ids, values, cap, weights)
             return
-        ids = ids.unsorted()
+        ids, values, weights = ids.entries(values.reshape((-1,) + table.shape[1:]), weights)
     if isinstance(table, np.ndarray):
         ids = np.asarray(ids).ravel()
         values = np.asarray(values, dtype=table.dtype).reshape((ids.size,) + table.shape[1:])
@@ -262,46 +262,63 @@ def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Opti
     2,000 of W_in (the most frequent words), which one thread would sum one
     dependent memory read at a time.
     """
+    dim = math.prod(table.shape[1:])
     if isinstance(ids, SortedIds):
         sorted_ids, order, base = ids.sorted_ids, ids.order, ids.base
+        group = ids.group(values.size // dim)
     else:
         ids = _as(xp, ids.ravel(), xp.int32)                    # row ids fit int32; the plan's already are
         order = xp.argsort(ids)
-        sorted_ids, base = ids[order], np.int64(0)
-    n, dim = int(sorted_ids.size), math.prod(table.shape[1:])
+        sorted_ids, base, group = ids[order], np.int64(0), 1
+    n = int(sorted_ids.size)
     if n == 0:
         return
-    values = _as(xp, values.reshape(n, dim), table.dtype)
+    values = _as(xp, values.reshape(-1, dim), table.dtype)
     weighted = cap is not None and weights is not None
     weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.empty(0, xp.float64)   # unread
     part, part_hits = xp.empty((n, dim), dtype=table.dtype), xp.empty(n, dtype=xp.float64)
     tiles, tile = -(-n // SCATTER_TILE), np.int64(SCATTER_TILE)
     tiles_kernel, runs_kernel = _sorted_scatter_kernels(table.dtype)
     tiles_kernel(((tiles * dim + 255) // 256,), (256,),
-                 (sorted_ids, order, base, values, weights, np.int32(weighted), part, part_hits, np.int64(n),
-                  np.int64(dim), tile))
+                 (sorted_ids, order, base, np.int64(group), values, weights, np.int32(weighted), part, part_hits,
+                  np.int64(n), np.int64(dim), tile))
     runs_kernel(((n * dim + 255) // 256,), (256,),
                 (sorted_ids, part, part_hits, table, np.int64(n), np.int64(dim), tile,
                  np.float64(0.0 if cap is None else cap)))
 
 
 class SortedIds:
-    """A step's entries of an id matrix sorted by row id, as :class:`StepSort` made them for a whole chunk.
+    """A step's entries of an ``(rows, width)`` id matrix, sorted by id (:meth:`StepSort.step`).
 
-    ``sorted_ids[i]`` is entry ``order[i] - base`` of the step's flattened ids
-    (``order`` counts from the chunk's first entry, ``base`` is the step's).
+    ``sorted_ids[i]`` is the step's flat entry ``order[i] - base`` (``order``
+    counts from the chunk's first entry, ``base`` is the step's); entries left
+    out by the sort's mask are not there. The values scattered with it have one
+    row per entry, or one per id row, shared by the row's ``width`` entries.
     """
 
-    __slots__ = ("sorted_ids", "order", "base")
+    __slots__ = ("sorted_ids", "order", "base", "rows", "width")
 
-    def __init__(self, sorted_ids: Any, order: Any, base: int):
+    def __init__(self, sorted_ids: Any, order: Any, base: int, rows: int, width: int):
         self.sorted_ids, self.order, self.base = sorted_ids, order, np.int64(base)
+        self.rows, self.width = rows, width
 
-    def unsorted(self) -> Any:
-        """The step's ids in their own order (1-D)."""
-        ids = get_array_module(self.sorted_ids).empty_like(self.sorted_ids)
-        ids[self.order - self.base] = self.sorted_ids
-        return ids
+    def group(self, value_rows: int) -> int:
+        """How many entries share a row of values: 1, or ``width`` when there is a row per id row."""
+        if value_rows == self.rows * self.width:
+            return 1
+        if value_rows == self.rows:
+            return self.width
+        raise ValueError(f"{value_rows} rows of values for {self.rows} x {self.width} ids")
+
+    def entries(self, values: Any, weights: Any = None) -> tuple:
+        """``(ids, values, weights)`` of the entries, in their own order, each with its own row of values."""
+        xp = get_array_module(self.sorted_ids)
+        local = self.order - self.base
+        own = xp.argsort(local)
+        local = local[own]
+        group = self.group(values.shape[0])
+        return (self.sorted_ids[own], values[local // group],
+                None if weights is None else weights.reshape(-1)[local])
 
 
 class StepSort:
@@ -310,21 +327,39 @@ class StepSort:
     Step ``j`` trains rows ``bounds[j]:bounds[j + 1]``; :meth:`step` gives its
     entries as :class:`SortedIds`, so the sorted-run scatter kernels need no sort
     of their own: one sort a chunk instead of two a step (on CuPy a sort is a
-    handful of launches and allocations).
+    handful of launches and allocations). Entries where ``mask`` is false (a
+    window's padding slots) are left out.
     """
 
-    def __init__(self, xp: ModuleType, ids: Any, bounds: np.ndarray, vocab_size: int):
-        self.width = int(ids.shape[1])
+    def __init__(self, xp: ModuleType, ids: Any, bounds: np.ndarray, vocab_size: int, mask: Any = None):
+        self.width, self.bounds = int(ids.shape[1]), np.asarray(bounds)
         steps = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
         key_type = np.int32 if (len(bounds) + 1) * (vocab_size + 1) < 2**31 else np.int64
-        key = xp.asarray(steps.astype(key_type))[:, None] * key_type(vocab_size) + ids.astype(key_type)
-        self.order = xp.argsort(key.ravel())
+        steps = xp.asarray(steps.astype(key_type))
+        key = (steps[:, None] * key_type(vocab_size) + ids.astype(key_type)).ravel()
+        if mask is None:
+            self.order = xp.argsort(key)
+            per_step = np.diff(bounds) * self.width
+        else:
+            kept = xp.flatnonzero(mask)
+            self.order = kept[xp.argsort(key[kept])]
+            per_step = to_numpy(xp.bincount(steps[kept // self.width], minlength=len(bounds) - 1))
         self.sorted_ids = ids.ravel()[self.order].astype(xp.int32, copy=False)
+        self.starts = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
 
     def step(self, lo: int, hi: int) -> SortedIds:
-        """The entries of rows ``lo:hi`` (one step's rows)."""
-        a, b = int(lo) * self.width, int(hi) * self.width
-        return SortedIds(self.sorted_ids[a:b], self.order[a:b], a)
+        """The entries of rows ``lo:hi`` (rows on the chunk's step bounds)."""
+        first, last = np.searchsorted(self.bounds, [lo, hi])
+        a, b = int(self.starts[first]), int(self.starts[last])
+        return SortedIds(self.sorted_ids[a:b], self.order[a:b], int(lo) * self.width, int(hi) - int(lo), self.width)
+
+
+def step_rows(xp: ModuleType, centers: Any, contexts: Any, mask: Any, negatives: Any, bounds: np.ndarray,
+              vocab_size: int) -> tuple:
+    """The scatter kernels' sorts of a chunk's steps (``StepSort``): the output rows ``[center | negatives]``,
+    and the real context slots."""
+    return (StepSort(xp, xp.concatenate([centers[:, None], negatives], axis=1), bounds, vocab_size),
+            StepSort(xp, contexts, bounds, vocab_size, mask))
 
 
 def sorts_ahead(xp: ModuleType) -> bool:
@@ -397,7 +432,8 @@ def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
 
 
 # The sorted-run scatter, in two kernels; SCALAR is float or double. Entry i of the sorted order is
-# entry order[i] - base of values and weights. scatter_tiles: one thread per (tile of SCATTER_TILE
+# entry e = order[i] - base of the weights, and reads row e / group of the values (group entries
+# share a row of values: a CBOW center's error, applied to each of its context words). scatter_tiles: one thread per (tile of SCATTER_TILE
 # sorted entries, column) sums the entries of each run within its tile, in order, and writes each such sum (and its hits) at the run's last entry in the tile. scatter_runs:
 # one thread per (entry, column); the thread of a run's last entry adds the run's sums from the
 # earlier tiles (each at a tile's last entry), from last to first: a fixed order, one writer per
@@ -405,9 +441,9 @@ def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
 SCATTER_TILE = 32
 _SORTED_SCATTER = r"""
 extern "C" __global__ void scatter_tiles(
-        const int* sorted_ids, const long long* order, const long long base, const SCALAR* values,
-        const double* weights, const int weighted, SCALAR* part, double* part_hits, const long long n,
-        const long long dim, const long long tile) {
+        const int* sorted_ids, const long long* order, const long long base, const long long group,
+        const SCALAR* values, const double* weights, const int weighted, SCALAR* part, double* part_hits,
+        const long long n, const long long dim, const long long tile) {
     long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (tid >= (n + tile - 1) / tile * dim) return;
     long long t = tid / dim, d = tid % dim;
@@ -416,7 +452,7 @@ extern "C" __global__ void scatter_tiles(
     double hits = 0;
     for (long long i = t * tile; i < end; ++i) {
         long long e = order[i] - base;
-        sum += values[e * dim + d];
+        sum += values[e / group * dim + d];
         hits += weighted ? weights[e] : 1.0;
         if (i + 1 == end || sorted_ids[i + 1] != sorted_ids[i]) {
             part[i * dim + d] = sum;

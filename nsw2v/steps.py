@@ -50,6 +50,14 @@ def _output_ids(xp: Any, centers: Any, negatives: Any) -> Any:
     return xp.concatenate([centers[:, None], negatives], axis=1)
 
 
+def _sorted_rows(xp: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any) -> tuple:
+    """One step's output rows and real context slots sorted for the scatter kernels (``Word2Vec``'s plans
+    sort a whole chunk's at once)."""
+    B = int(centers.shape[0])
+    return tuple(sort.step(0, B) for sort in
+                 backend.step_rows(xp, centers, contexts, mask, negatives, [0, B], W_out.shape[0]))
+
+
 def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr: float, skip_hits: bool,
                scatter: Callable, n_inputs: Any = None) -> tuple:
     """Score inputs ``h`` ``(B, C, H)`` against ``[center | negatives]`` ``(B, 1+K)``; update ``W_out``.
@@ -99,18 +107,17 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     (word2vec's ``cbow_mean=1``), taken as one batched product with the mask.
     ``scatter`` applies the updates (default: exact sums, ``backend.scatter_add``;
     ``Word2Vec`` passes a :class:`CappedScatter`). ``sorted_rows``, for the CuPy
-    kernels only: the output rows ``[center | negatives]`` and the context rows as
-    :class:`~nsw2v.backend.SortedIds`, sorted ahead for the whole chunk.
+    kernels only: the output rows ``[center | negatives]`` and the real context
+    slots as :class:`~nsw2v.backend.SortedIds`, sorted ahead for the whole chunk.
     """
     scatter = scatter or _EXACT
     xp = backend.get_array_module(W_in)
     fused = backend.fused_scores("cbow", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
     if fused is not None:                                               # CuPy: the same math in one kernel
         dh, d_out, loss = fused
-        out_rows, in_rows = sorted_rows or (_output_ids(xp, centers, negatives), contexts)
+        out_rows, in_rows = sorted_rows or _sorted_rows(xp, W_out, centers, contexts, mask, negatives)
         scatter(W_out, out_rows, d_out)
-        # every slot, padding included, with zero updates and zero hits on padding: no sync to compact
-        scatter(W_in, in_rows, dh[:, None, :] * mask[:, :, None], mask)
+        scatter(W_in, in_rows, dh)                                      # each real slot reads its center's row
         return loss.sum()
     weight = mask.astype(W_in.dtype)[:, None, :]                        # (B, 1, C)
     h = weight @ W_in.take(contexts, axis=0) / weight.sum(axis=2, keepdims=True)   # (B, 1, H): one input per center
@@ -141,9 +148,9 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     fused = backend.fused_scores("skipgram", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
     if fused is not None:                                               # CuPy: the same math in one kernel
         dh, d_out, loss = fused
-        out_rows, in_rows = sorted_rows or (_output_ids(xp, centers, negatives), contexts)
+        out_rows, in_rows = sorted_rows or _sorted_rows(xp, W_out, centers, contexts, mask, negatives)
         scatter(W_out, out_rows, d_out, n_inputs)
-        scatter(W_in, in_rows, dh, mask)                                # padding slots: zero updates, zero hits
+        scatter(W_in, in_rows, dh)                                      # the real slots' rows of dh
         return loss.sum()
     weight = mask.astype(W_in.dtype)[:, :, None]                        # (B, C, 1): padding slots count 0
     dh, loss = _ns_update(W_out, W_in.take(contexts, axis=0), centers, negatives, weight, lr, skip_hits, scatter,

@@ -451,10 +451,8 @@ class _Job:
         plan.negatives = self.sampler.sample(plan.centers)
         plan.sorted = None
         if backend.sorts_ahead(xp):             # the scatter kernels' sorts, once a chunk instead of twice a step
-            V = len(self.model.vocab)
-            plan.sorted = (backend.StepSort(xp, xp.concatenate([plan.centers[:, None], plan.negatives], axis=1),
-                                            plan.bounds, V),
-                           backend.StepSort(xp, plan.ctx, plan.bounds, V))
+            plan.sorted = backend.step_rows(xp, plan.centers, plan.ctx, plan.valid, plan.negatives, plan.bounds,
+                                            len(self.model.vocab))
         return plan
 
     def step(self, plan: "_Plan", lo: int, hi: int, lr: float):

@@ -69,27 +69,35 @@ def test_scatter_add_matches_float64_sums_and_repeats_exactly(xp, dtype, cap, fa
 
 
 @pytest.mark.parametrize("vocab_size", [9, 2**30])          # int32 keys; keys past int32
-def test_step_sort_gives_each_steps_entries_sorted(xp, vocab_size):
-    """StepSort (made once a chunk for the scatter kernels): each step's entries, and only they, sorted by id."""
+@pytest.mark.parametrize("masked", [False, True])
+def test_step_sort_gives_each_steps_entries_sorted(xp, vocab_size, masked):
+    """StepSort (made once a chunk for the scatter kernels): each step's entries, and only they (the masked
+    ones left out), sorted by id."""
     rng = np.random.default_rng(4)
     ids = rng.integers(0, vocab_size, size=(50, 4)).astype(np.int32)
     ids[:30, 0] = 5                                              # a run across steps
+    mask = rng.random((50, 4)) < 0.6 if masked else np.ones((50, 4), bool)
     bounds = np.array([0, 17, 33, 50])
-    sort = backend.StepSort(xp, xp.asarray(ids), bounds, vocab_size)
+    sort = backend.StepSort(xp, xp.asarray(ids), bounds, vocab_size, xp.asarray(mask) if masked else None)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         step = sort.step(lo, hi)
         local = backend.to_numpy(step.order) - int(step.base)
         sorted_ids = backend.to_numpy(step.sorted_ids)
-        np.testing.assert_array_equal(np.sort(local), np.arange((hi - lo) * 4))
+        np.testing.assert_array_equal(np.sort(local), np.flatnonzero(mask[lo:hi]))
         np.testing.assert_array_equal(ids[lo:hi].ravel()[local], sorted_ids)
         assert (np.diff(sorted_ids) >= 0).all()
-        np.testing.assert_array_equal(backend.to_numpy(step.unsorted()), ids[lo:hi].ravel())
-        if vocab_size < 100:                                     # scatter_add takes the step's entries as ids
-            values = rng.standard_normal(((hi - lo) * 4, 3)).astype(np.float32)
+        if vocab_size > 100:
+            continue
+        # scatter_add takes the step's entries as ids, with a row of values per entry or per id row
+        for rows in ((hi - lo) * 4, hi - lo):
+            values = rng.standard_normal((rows, 3)).astype(np.float32)
             want, table = np.zeros((vocab_size, 3), np.float32), xp.zeros((vocab_size, 3), dtype=xp.float32)
-            np.add.at(want, ids[lo:hi].ravel(), values)
+            kept = np.flatnonzero(mask[lo:hi])
+            np.add.at(want, ids[lo:hi].ravel()[kept], values[kept // (4 if rows == hi - lo else 1)])
             backend.scatter_add(table, step, xp.asarray(values))
             np.testing.assert_allclose(backend.to_numpy(table), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="5 rows of values for 16 x 4 ids"):
+        sort.step(17, 33).group(5)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -185,8 +185,7 @@ def test_fused_steps_with_a_chunks_sorted_rows_on_the_cpu(cpu_cupy, monkeypatch,
     step = cbow_step if model == "cbow" else skipgram_step
     W_in, W_out, contexts, mask, centers, negatives = cbow_case(7, B=60, V=12)
     bounds = np.array([0, 25, 41, 60])
-    sorts = (backend.StepSort(np, np.concatenate([centers[:, None], negatives], axis=1), bounds, 12),
-             backend.StepSort(np, contexts, bounds, 12))
+    sorts = backend.step_rows(np, centers, contexts, mask, negatives, bounds, 12)
     results = []
     for fused in (False, True):
         if fused:
