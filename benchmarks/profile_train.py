@@ -119,15 +119,26 @@ extern "C" __global__ void spin(const long long cycles) {
 
 def step_pieces(xp, job, plan, sg: int, repeat: int = 20) -> None:
     """Device and host time of one step and of its pieces (the kernels path: fused scores, two scatters)."""
+    if len(plan.bounds) < 2:
+        return
+    model = job.model
+    tables = model.W_in, model.W_out
+    model.W_in, model.W_out = model.W_in.copy(), model.W_out.copy()     # the pieces update copies
+    try:
+        _time_pieces(xp, job, plan, sg, repeat)
+    finally:
+        model.W_in, model.W_out = tables
+
+
+def _time_pieces(xp, job, plan, sg: int, repeat: int) -> None:
     import numpy as np
     from nsw2v import backend
     from nsw2v.steps import _sorted_rows
 
-    model = job.model
+    W_in, W_out = job.model.W_in, job.model.W_out
     j = (len(plan.bounds) - 1) // 2
     lo, hi = int(plan.bounds[j]), int(plan.bounds[j + 1])
     centers, ctx, valid, negatives = plan.centers[lo:hi], plan.ctx[lo:hi], plan.valid[lo:hi], plan.negatives[lo:hi]
-    W_in, W_out = model.W_in.copy(), model.W_out.copy()             # the pieces update copies
     name = "skipgram" if sg else "cbow"
     pieces = {"step": lambda: job.step(plan, lo, hi, 0.01)}
     fused = backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives, 0.01, job.skip_hits)

@@ -265,15 +265,16 @@ def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Opti
     dim = math.prod(table.shape[1:])
     if isinstance(ids, SortedIds):
         sorted_ids, order, base = ids.sorted_ids, ids.order, ids.base
-        group = ids.group(values.size // dim)
+        value_rows = values.size // dim
+        group = ids.group(value_rows)
     else:
         ids = _as(xp, ids.ravel(), xp.int32)                    # row ids fit int32; the plan's already are
         order = xp.argsort(ids)
-        sorted_ids, base, group = ids[order], np.int64(0), 1
+        sorted_ids, base, group, value_rows = ids[order], np.int64(0), 1, int(ids.size)
     n = int(sorted_ids.size)
     if n == 0:
         return
-    values = _as(xp, values.reshape(-1, dim), table.dtype)
+    values = _as(xp, values.reshape(value_rows, dim), table.dtype)
     weighted = cap is not None and weights is not None
     weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.empty(0, xp.float64)   # unread
     part, part_hits = xp.empty((n, dim), dtype=table.dtype), xp.empty(n, dtype=xp.float64)
@@ -333,19 +334,23 @@ class StepSort:
 
     def __init__(self, xp: ModuleType, ids: Any, bounds: np.ndarray, vocab_size: int, mask: Any = None):
         self.width, self.bounds = int(ids.shape[1]), np.asarray(bounds)
+        if ids.shape[0] == 0:                   # a chunk that planned no center: no sort on empty arrays
+            self.order, self.sorted_ids = xp.zeros(0, dtype=xp.int64), xp.zeros(0, dtype=xp.int32)
+            self.starts = np.zeros(len(self.bounds), dtype=np.int64)
+            return
         steps = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
         key_type = np.int32 if (len(bounds) + 1) * (vocab_size + 1) < 2**31 else np.int64
         steps = xp.asarray(steps.astype(key_type))
         key = (steps[:, None] * key_type(vocab_size) + ids.astype(key_type)).ravel()
         if mask is None:
             self.order = xp.argsort(key)
-            per_step = np.diff(bounds) * self.width
+            self.starts = self.bounds.astype(np.int64) * self.width
         else:
             kept = xp.flatnonzero(mask)
             self.order = kept[xp.argsort(key[kept])]
-            per_step = to_numpy(xp.bincount(steps[kept // self.width], minlength=len(bounds) - 1))
+            before = xp.concatenate([xp.zeros(1, dtype=xp.int64), xp.cumsum(mask.sum(axis=1), dtype=xp.int64)])
+            self.starts = to_numpy(before[xp.asarray(self.bounds)])      # kept entries before each step's rows
         self.sorted_ids = ids.ravel()[self.order].astype(xp.int32, copy=False)
-        self.starts = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
 
     def step(self, lo: int, hi: int) -> SortedIds:
         """The entries of rows ``lo:hi`` (rows on the chunk's step bounds)."""
@@ -360,12 +365,6 @@ def step_rows(xp: ModuleType, centers: Any, contexts: Any, mask: Any, negatives:
     and the real context slots."""
     return (StepSort(xp, xp.concatenate([centers[:, None], negatives], axis=1), bounds, vocab_size),
             StepSort(xp, contexts, bounds, vocab_size, mask))
-
-
-def sorts_ahead(xp: ModuleType) -> bool:
-    """Whether a plan sorts its steps' entries for the scatter kernels (:class:`StepSort`): CuPy with
-    ``NSW2V_FAST_GPU=1``."""
-    return is_cupy(xp) and fast_gpu()
 
 
 def _cap_scale(xp: ModuleType, table: Any, hits: Any, cap: float) -> Any:
@@ -612,6 +611,15 @@ extern "C" __global__ void skipgram_ns(
 """
 
 
+def kernel_steps(W_in: Any, W_out: Any, width: int, negative: int) -> bool:
+    """Whether steps on these tables, ``width`` context slots and ``negative`` negatives a center, go to the
+    fused kernels (and their scatters), :func:`fused_scores` says."""
+    return not isinstance(W_in, np.ndarray) and fast_gpu() and W_in.dtype == np.float32 \
+        and W_out.dtype == np.float32 and W_in.flags.c_contiguous and W_out.flags.c_contiguous \
+        and W_in.shape[1] <= NS_MAX_H and W_in.shape[1] % 4 == 0 and W_in.data.ptr % 16 == 0 \
+        and W_out.data.ptr % 16 == 0 and width * (negative + 1) <= NS_MAX_G
+
+
 def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any,
                  lr: float, skip_hits: bool) -> Optional[tuple]:
     """A step's scores and gradients in one CuPy kernel: ``(dh, d_out (B, 1+K, H), loss (B,))``.
@@ -624,10 +632,7 @@ def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any,
     :func:`fast_gpu` off): the caller then computes the same with array
     operations (``steps._ns_update``).
     """
-    if isinstance(W_in, np.ndarray) or not fast_gpu() or W_in.dtype != np.float32 \
-            or W_out.dtype != np.float32 or not (W_in.flags.c_contiguous and W_out.flags.c_contiguous) \
-            or W_in.shape[1] > NS_MAX_H or W_in.shape[1] % 4 or W_in.data.ptr % 16 or W_out.data.ptr % 16 \
-            or contexts.shape[1] * (negatives.shape[1] + 1) > NS_MAX_G:
+    if isinstance(W_in, np.ndarray) or not kernel_steps(W_in, W_out, contexts.shape[1], negatives.shape[1]):
         return None
     return _ns_kernel_scores(get_array_module(W_in), model, W_in, W_out, centers, contexts, mask, negatives, lr,
                              skip_hits)

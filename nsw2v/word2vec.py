@@ -450,9 +450,11 @@ class _Job:
                            self.model.batch_size)
         plan.negatives = self.sampler.sample(plan.centers)
         plan.sorted = None
-        if backend.sorts_ahead(xp):             # the scatter kernels' sorts, once a chunk instead of twice a step
+        W_in, W_out = self.model.W_in, self.model.W_out
+        if backend.kernel_steps(W_in, W_out, plan.ctx.shape[1], plan.negatives.shape[1]):
+            # the scatter kernels' sorts, once a chunk instead of twice a step
             plan.sorted = backend.step_rows(xp, plan.centers, plan.ctx, plan.valid, plan.negatives, plan.bounds,
-                                            len(self.model.vocab))
+                                            W_out.shape[0])
         return plan
 
     def step(self, plan: "_Plan", lo: int, hi: int, lr: float):

@@ -100,6 +100,21 @@ def test_step_sort_gives_each_steps_entries_sorted(xp, vocab_size, masked):
         sort.step(17, 33).group(5)
 
 
+def test_step_sort_of_empty_steps_and_chunks(xp):
+    """A step with no rows (bounds repeat), a step whose entries are all masked, a chunk with no rows."""
+    ids = xp.asarray(np.arange(12, dtype=np.int32).reshape(6, 2) % 5)
+    mask = np.ones((6, 2), bool)
+    mask[2:4] = False                                            # rows 2-3: step [2, 4) has nothing kept
+    sort = backend.StepSort(xp, ids, np.array([0, 2, 2, 4, 6]), 5, xp.asarray(mask))
+    assert [int(sort.step(lo, hi).sorted_ids.size) for lo, hi in [(0, 2), (2, 2), (2, 4), (4, 6)]] == [4, 0, 0, 4]
+    table = xp.zeros((5, 3), dtype=xp.float32)
+    backend.scatter_add(table, sort.step(2, 4), xp.ones((2, 3), dtype=xp.float32))
+    assert not backend.to_numpy(table).any()
+    for masked in (None, xp.zeros((0, 2), dtype=bool)):
+        empty = backend.StepSort(xp, xp.zeros((0, 2), dtype=xp.int32), np.array([0]), 5, masked)
+        assert empty.sorted_ids.size == 0 and empty.starts.tolist() == [0]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("dim", [3, 4])
 def test_numpy_scatter_add_gives_the_bits_of_add_at(dtype, dim):

@@ -150,7 +150,9 @@ def test_kernel_source_on_the_cpu(cpu_cupy, model, skip_hits):
 
 
 def use_the_kernels(monkeypatch):
-    """The steps' kernel branch and the sorted-run scatter, as on CuPy with NSW2V_FAST_GPU=1, on NumPy arrays."""
+    """The steps' kernel branch, the plans' sorts and the sorted-run scatter, as on CuPy with NSW2V_FAST_GPU=1,
+    on NumPy arrays."""
+    monkeypatch.setattr(backend, "kernel_steps", lambda W_in, W_out, width, negative: True)
     monkeypatch.setattr(backend, "fused_scores", run_ns_kernel)
     monkeypatch.setattr(backend, "scatter_add", lambda table, ids, values, cap=None, weights=None:
                         backend._sorted_scatter(np, table, ids, values, cap, weights))
@@ -213,18 +215,25 @@ def test_word2vec_through_the_kernels_on_the_cpu(cpu_cupy, monkeypatch, tmp_path
     settings = dict(corpus_file=str(corpus), vector_size=8, window=3, min_count=1, sg=sg, epochs=2, batch_size=32,
                     sampler="batched", seed=3, xp="numpy", verbose=False)
     want = Word2Vec(**settings)
-    made = []
-
-    def sorting(plan_xp):
-        made.append(plan_xp)
-        return True
-    monkeypatch.setattr(backend, "sorts_ahead", sorting)
     use_the_kernels(monkeypatch)
+    made, step_rows = [], backend.step_rows
+    monkeypatch.setattr(backend, "step_rows", lambda *args: made.append(1) or step_rows(*args))
     got = Word2Vec(**settings)
     assert made                                                      # the plans were sorted ahead
     np.testing.assert_allclose(got.wv.vectors, want.wv.vectors, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got.W_out, want.W_out, rtol=1e-4, atol=1e-5)
     assert got.epoch_losses == pytest.approx(want.epoch_losses, rel=1e-5)
+
+
+def test_a_chunk_with_nothing_to_train_through_the_kernels(cpu_cupy, monkeypatch, tmp_path):
+    """A last chunk of one one-word sentence plans no center: its sorts are empty, training goes on."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(" ".join(f"w{i % 7}" for i in range(40)) + "\nw3\n")
+    use_the_kernels(monkeypatch)
+    model = Word2Vec(corpus_file=str(corpus), vector_size=4, window=2, min_count=1, sample=0, chunk_words=40,
+                     epochs=2, xp="numpy", verbose=False)
+    assert model.words_trained == 2 * 41
+    assert sum(h["examples"] for h in model.loss_history) == 2 * 40  # the lone word is no example
 
 
 @pytest.mark.parametrize("cap", [None, 2.0])
