@@ -52,7 +52,7 @@ def _output_ids(xp: Any, centers: Any, negatives: Any) -> Any:
 
 def _sorted_rows(xp: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any) -> tuple:
     """One step's output rows and real context slots sorted for the scatter kernels (``Word2Vec``'s plans
-    sort a whole chunk's at once)."""
+    sort a whole chunk's at once; here finding the real slots waits for the device once a step)."""
     B = int(centers.shape[0])
     return tuple(sort.step(0, B) for sort in
                  backend.step_rows(xp, centers, contexts, mask, negatives, [0, B], W_out.shape[0]))
