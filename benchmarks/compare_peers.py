@@ -67,6 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--only", choices=PEERS, action="append",
                         help="run only this peer (repeatable); default: every available one")
     parser.add_argument("--word2vec-bin", metavar="PATH", help="the C tool's word2vec executable")
+    parser.add_argument("--decompressed", action="store_true",
+                        help="every peer reads a decompressed copy of a gzip corpus (made once, not timed)")
     parser.add_argument("--json", metavar="FILE", help="also save the rows as JSON")
     parser.add_argument("--verbose", action="store_true", help="show each tool's progress output")
     return parser.parse_args(argv)
@@ -172,6 +174,8 @@ def main(argv=None) -> None:
     from nsw2v.vectors import WordVectors
 
     corpus = corpus_path(args.corpus)
+    if args.decompressed:
+        corpus = plain_copy(corpus)
     eval_files()                                    # fail before training, not after
     peers = args.only or list(PEERS)
     gensim = import_gensim()

@@ -47,6 +47,9 @@ part e2e_cbow 45 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$X
 part bench_train 40 env NSW2V_TRAIN_ROUNDS=2 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_train.py \
     --benchmark-only --benchmark-json "$OUT/bench_train.json"
 part profile_fast 60 env NSW2V_FAST_GPU=1 python3 benchmarks/profile_train.py --corpus "$CORPUS" --xp "$XP" --chunks 2
+# the same run as e2e_fast on a plain-text copy: what gzip costs
+part e2e_fast_plain 45 env NSW2V_FAST_GPU=1 python3 benchmarks/compare_peers.py --corpus "$CORPUS" --xp "$XP" \
+    --only nsw2v --decompressed
 part cbow_batched 80 python3 benchmarks/quality.py --corpus "$CORPUS" --xp "$XP" --paths batched \
     --batch-sizes 4096,16384,65536 --json "$OUT/cbow_batched.json"
 part bench 60 python3 -m pytest -q -p no:cacheprovider benchmarks/bench_sampler.py benchmarks/bench_step.py \

@@ -17,10 +17,11 @@ import sys
 import tempfile
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 
-from _shared import CACHE, HERE, corpus_path
+from _shared import HERE, corpus_path
 
 
 def main(argv=None) -> None:
@@ -39,11 +40,12 @@ def main(argv=None) -> None:
 
     if test_kernels.CXX is None:
         sys.exit("no C++ compiler: the kernels' source cannot run on the CPU")
-    path = CACHE / f"rehearsal-{args.corpus if args.corpus in ('ptb', 'enwiki') else 'corpus'}-{args.tokens}.txt"
+    # not in benchmarks/.cache, which a GPU session carries to the device machine (64 MiB at most)
+    source = corpus_path(args.corpus)
+    path = Path(tempfile.gettempdir()) / f"nsw2v-rehearsal-{source.name.split('.')[0]}-{args.tokens}.txt"
     if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
         left, lines = args.tokens, []
-        for sentence in LineSentence(str(corpus_path(args.corpus)), 10_000):
+        for sentence in LineSentence(str(source), 10_000):
             lines.append(" ".join(sentence[:left]))
             left -= len(sentence[:left])
             if left == 0:
