@@ -430,13 +430,15 @@ def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
     return counts[inverse]
 
 
-# The sorted-run scatter, in two kernels; SCALAR is float or double. Entry i of the sorted order is
-# entry e = order[i] - base of the weights, and reads row e / group of the values (group entries
-# share a row of values: a CBOW center's error, applied to each of its context words). scatter_tiles: one thread per (tile of SCATTER_TILE
-# sorted entries, column) sums the entries of each run within its tile, in order, and writes each such sum (and its hits) at the run's last entry in the tile. scatter_runs:
-# one thread per (entry, column); the thread of a run's last entry adds the run's sums from the
-# earlier tiles (each at a tile's last entry), from last to first: a fixed order, one writer per
-# table element, no atomics; then it caps the sum and adds it to the table.
+# The sorted-run scatter, in two kernels; SCALAR is float or double. Entry i of the sorted order
+# is entry e = order[i] - base of the weights, and reads row e / group of the values (group entries
+# share a row of values: a CBOW center's error, applied to each of its context words).
+# scatter_tiles: one thread per (tile of SCATTER_TILE sorted entries, column) sums the entries of
+# each run within its tile, in order, and writes each such sum (and its hits) at the run's last
+# entry in the tile. scatter_runs: one thread per (entry, column); the thread of a run's last
+# entry adds the run's sums from the earlier tiles (each at a tile's last entry), from last to
+# first: a fixed order, one writer per table element, no atomics; then it caps the sum and adds
+# it to the table.
 SCATTER_TILE = 32
 _SORTED_SCATTER = r"""
 extern "C" __global__ void scatter_tiles(
