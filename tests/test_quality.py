@@ -43,6 +43,26 @@ def test_word2vec_neighbours_on_lee_background(sg):
     assert model.epoch_losses[-1] < model.epoch_losses[0]
 
 
+@pytest.mark.parametrize("sg", [0, 1])
+def test_word2vec_neighbours_on_lee_background_with_the_kernels(xp, sg, monkeypatch):
+    """As above with batch 1,024 and rows of 48 floats, on CuPy through the kernels (NSW2V_FAST_GPU=1:
+    fused scores, plans sorted once a chunk, tiled scatter; NumPy ignores the switch).
+
+    NumPy, seeds 1-6: CBOW ranks (9,11,5) (6,116,21) (9,41,2) (8,53,1) (17,7,29) (15,51,16), skip-gram
+    (78,1,18) (68,5,54) (132,1,134) (83,5,20) (75,0,139) (193,0,314): every rank < 320, every median < 200.
+    Thresholds: each rank < 500, median < 250.
+    """
+    monkeypatch.setenv("NSW2V_FAST_GPU", "1")
+    path = data_file("corpora/lee_background.cor")
+    sentences = [[w.lower() for w in s] for s in LineSentence(path)]
+    model = Word2Vec(sentences, vector_size=48, min_count=2, epochs=20, sg=sg, seed=1, batch_size=1024,
+                     sampler="batched", xp=xp, verbose=False)
+    r = ranks(model.wv)
+    assert max(r) < 500, r
+    assert np.median(r) < 250, r
+    assert model.epoch_losses[-1] < model.epoch_losses[0]
+
+
 @pytest.mark.parametrize("Model,epochs", [(CBOW, 10), (SkipGram, 3)])
 def test_chapter_classes_learn_neighbours_on_lee_background(Model, epochs):
     """The book's pipeline: preprocess, window 5, hidden 100, Adam, batch 100 (9,101 words).
