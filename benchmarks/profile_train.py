@@ -144,8 +144,7 @@ def _time_pieces(xp, job, plan, sg: int, repeat: int) -> None:
     fused = backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives, 0.01, job.skip_hits)
     if fused is not None:
         dh, d_out, _ = fused
-        out_rows, in_rows = _sorted_rows(xp, W_out, centers, ctx, valid, negatives) if plan.sorted is None \
-            else (sort.step(lo, hi) for sort in plan.sorted)
+        out_rows, in_rows = plan.rows(lo, hi) or _sorted_rows(xp, W_out, centers, ctx, valid, negatives)
         n_inputs = xp.broadcast_to(valid.sum(axis=1)[:, None], d_out.shape[:2]) if sg else None
         pieces.update({
             "scores (fused kernel)": lambda: backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives,

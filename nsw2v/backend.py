@@ -195,15 +195,15 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     same seed then gives the same vectors); with ``NSW2V_FAST_GPU=1``, two
     kernels (:data:`_SORTED_SCATTER`) instead sum each run of equal ids in a
     fixed order, tile by tile, count its hits, cap and add it to its row: one
-    writer per row, no atomics. Integer tables, whose sums do not depend on the order,
-    use ``cupy.add.at``. ``ids`` may be :class:`SortedIds` (the plan's sort of a
-    step's entries, for those kernels).
+    writer per row, no atomics; ``ids`` may then be :class:`SortedIds` (a
+    step's entries sorted ahead with its plan). Integer tables, whose sums do
+    not depend on the order, use ``cupy.add.at``.
     """
+    if _kernel_table(table):
+        _sorted_scatter(get_array_module(table), table, ids, values, cap, weights)
+        return
     if isinstance(ids, SortedIds):
-        if _kernel_table(table):
-            _sorted_scatter(get_array_module(table), table, ids, values, cap, weights)
-            return
-        ids, values, weights = ids.entries(values.reshape((-1,) + table.shape[1:]), weights)
+        raise TypeError("SortedIds are for the scatter kernels (CuPy, NSW2V_FAST_GPU=1, float tables)")
     if isinstance(table, np.ndarray):
         ids = np.asarray(ids).ravel()
         values = np.asarray(values, dtype=table.dtype).reshape((ids.size,) + table.shape[1:])
@@ -227,14 +227,10 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     n = int(ids.size)
     if n == 0:
         return
-    floats = table.dtype in (np.float32, np.float64)
-    if _kernel_table(table):
-        _sorted_scatter(xp, table, ids, values, cap, weights)
-        return
     values = values.reshape((n,) + table.shape[1:]).astype(table.dtype, copy=False)
     if cap is not None:
         values = values * _cap_scale(xp, table, row_hits(xp, ids, weights, table.shape[0]), cap)
-    if floats:
+    if table.dtype in (np.float32, np.float64):
         segment_scatter_add(xp, table, ids, values)
     else:
         xp.add.at(table, ids, values)
@@ -262,16 +258,12 @@ def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Opti
     2,000 of W_in (the most frequent words), which one thread would sum one
     dependent memory read at a time.
     """
-    dim = math.prod(table.shape[1:])
-    if isinstance(ids, SortedIds):
-        sorted_ids, order, base = ids.sorted_ids, ids.order, ids.base
-        value_rows = values.size // dim
-        group = ids.group(value_rows)
-    else:
-        ids = _as(xp, ids.ravel(), xp.int32)                    # row ids fit int32; the plan's already are
-        order = xp.argsort(ids)
-        sorted_ids, base, group, value_rows = ids[order], np.int64(0), 1, int(ids.size)
-    n = int(sorted_ids.size)
+    if not isinstance(ids, SortedIds):
+        ids = SortedIds.of(xp, ids)
+    sorted_ids, order, base = ids.sorted_ids, ids.order, ids.base
+    n, dim = int(sorted_ids.size), math.prod(table.shape[1:])
+    value_rows = values.size // dim
+    group = ids.group(value_rows)
     if n == 0:
         return
     values = _as(xp, values.reshape(value_rows, dim), table.dtype)
@@ -303,6 +295,13 @@ class SortedIds:
         self.sorted_ids, self.order, self.base = sorted_ids, order, np.int64(base)
         self.rows, self.width = rows, width
 
+    @classmethod
+    def of(cls, xp: ModuleType, ids: Any) -> "SortedIds":
+        """Ids sorted here, one step of width 1 (what :class:`StepSort` does ahead for a chunk)."""
+        ids = _as(xp, ids.ravel(), xp.int32)                    # row ids fit int32; the plan's already are
+        order = xp.argsort(ids) if ids.size else xp.zeros(0, dtype=xp.int64)
+        return cls(ids[order], order, 0, int(ids.size), 1)
+
     def group(self, value_rows: int) -> int:
         """How many entries share a row of values: 1, or ``width`` when there is a row per id row."""
         if value_rows == self.rows * self.width:
@@ -310,16 +309,6 @@ class SortedIds:
         if value_rows == self.rows:
             return self.width
         raise ValueError(f"{value_rows} rows of values for {self.rows} x {self.width} ids")
-
-    def entries(self, values: Any, weights: Any = None) -> tuple:
-        """``(ids, values, weights)`` of the entries, in their own order, each with its own row of values."""
-        xp = get_array_module(self.sorted_ids)
-        local = self.order - self.base
-        own = xp.argsort(local)
-        local = local[own]
-        group = self.group(values.shape[0])
-        return (self.sorted_ids[own], values[local // group],
-                None if weights is None else weights.reshape(-1)[local])
 
 
 class StepSort:
@@ -357,14 +346,6 @@ class StepSort:
         first, last = np.searchsorted(self.bounds, [lo, hi])
         a, b = int(self.starts[first]), int(self.starts[last])
         return SortedIds(self.sorted_ids[a:b], self.order[a:b], int(lo) * self.width, int(hi) - int(lo), self.width)
-
-
-def step_rows(xp: ModuleType, centers: Any, contexts: Any, mask: Any, negatives: Any, bounds: np.ndarray,
-              vocab_size: int) -> tuple:
-    """The scatter kernels' sorts of a chunk's steps (``StepSort``): the output rows ``[center | negatives]``,
-    and the real context slots."""
-    return (StepSort(xp, xp.concatenate([centers[:, None], negatives], axis=1), bounds, vocab_size),
-            StepSort(xp, contexts, bounds, vocab_size, mask))
 
 
 def _cap_scale(xp: ModuleType, table: Any, hits: Any, cap: float) -> Any:
@@ -615,7 +596,8 @@ extern "C" __global__ void skipgram_ns(
 
 def kernel_steps(W_in: Any, W_out: Any, width: int, negative: int) -> bool:
     """Whether steps on these tables, ``width`` context slots and ``negative`` negatives a center, go to the
-    fused kernels (and their scatters), :func:`fused_scores` says."""
+    fused kernels (and their scatters): CuPy with :func:`fast_gpu`, C-contiguous float32 tables 16-byte
+    aligned, rows of a multiple of 4 floats up to ``NS_MAX_H``, at most ``NS_MAX_G`` scores per center."""
     return not isinstance(W_in, np.ndarray) and fast_gpu() and W_in.dtype == np.float32 \
         and W_out.dtype == np.float32 and W_in.flags.c_contiguous and W_out.flags.c_contiguous \
         and W_in.shape[1] <= NS_MAX_H and W_in.shape[1] % 4 == 0 and W_in.data.ptr % 16 == 0 \
@@ -628,11 +610,8 @@ def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any,
 
     ``model`` is ``"cbow"`` (``dh`` is ``(B, H)``, one input per center) or
     ``"skipgram"`` (``dh`` is ``(B, C, H)``, zero on padding slots). ``None``
-    where there is no such kernel (NumPy, tables that are not C-contiguous
-    float32, rows longer than ``NS_MAX_H`` or not a multiple of 4 floats, tables
-    not 16-byte aligned, more than ``NS_MAX_G`` scores per center, or
-    :func:`fast_gpu` off): the caller then computes the same with array
-    operations (``steps._ns_update``).
+    where :func:`kernel_steps` says there is no such kernel: the caller then
+    computes the same with array operations (``steps._ns_update``).
     """
     if isinstance(W_in, np.ndarray) or not kernel_steps(W_in, W_out, contexts.shape[1], negatives.shape[1]):
         return None

@@ -50,12 +50,20 @@ def _output_ids(xp: Any, centers: Any, negatives: Any) -> Any:
     return xp.concatenate([centers[:, None], negatives], axis=1)
 
 
+def sort_rows(xp: Any, centers: Any, contexts: Any, mask: Any, negatives: Any, bounds: Any,
+              vocab_size: int) -> tuple:
+    """The scatter kernels' sorts of the steps ``bounds`` cuts rows into (:class:`~nsw2v.backend.StepSort`):
+    the output rows ``[center | negatives]``, and the real context slots."""
+    return (backend.StepSort(xp, _output_ids(xp, centers, negatives), bounds, vocab_size),
+            backend.StepSort(xp, contexts, bounds, vocab_size, mask))
+
+
 def _sorted_rows(xp: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any) -> tuple:
-    """One step's output rows and real context slots sorted for the scatter kernels (``Word2Vec``'s plans
-    sort a whole chunk's at once; here finding the real slots waits for the device once a step)."""
+    """One step's :func:`sort_rows` (``Word2Vec``'s plans sort a whole chunk's at once; here finding the
+    real slots waits for the device once a step)."""
     B = int(centers.shape[0])
-    return tuple(sort.step(0, B) for sort in
-                 backend.step_rows(xp, centers, contexts, mask, negatives, [0, B], W_out.shape[0]))
+    return tuple(sort.step(0, B) for sort in sort_rows(xp, centers, contexts, mask, negatives, [0, B],
+                                                        W_out.shape[0]))
 
 
 def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr: float, skip_hits: bool,

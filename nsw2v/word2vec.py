@@ -36,7 +36,7 @@ from . import backend, ingest
 from .corpus import LineSentence
 from .negative_sampling import UnigramSampler
 from .parallel_read import count_and_encode_file
-from .steps import CappedScatter, cbow_step, skipgram_step
+from .steps import CappedScatter, cbow_step, skipgram_step, sort_rows
 from .vectors import WordVectors, atomic_write
 from .vocab import Vocab
 
@@ -453,8 +453,8 @@ class _Job:
         W_in, W_out = self.model.W_in, self.model.W_out
         if backend.kernel_steps(W_in, W_out, plan.ctx.shape[1], plan.negatives.shape[1]):
             # the scatter kernels' sorts, once a chunk instead of twice a step
-            plan.sorted = backend.step_rows(xp, plan.centers, plan.ctx, plan.valid, plan.negatives, plan.bounds,
-                                            W_out.shape[0])
+            plan.sorted = sort_rows(xp, plan.centers, plan.ctx, plan.valid, plan.negatives, plan.bounds,
+                                    W_out.shape[0])
         return plan
 
     def step(self, plan: "_Plan", lo: int, hi: int, lr: float):
@@ -464,7 +464,7 @@ class _Job:
             return 0.0, 0
         centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
         negatives = plan.negatives[lo:hi]
-        rows = None if plan.sorted is None else tuple(sort.step(lo, hi) for sort in plan.sorted)
+        rows = plan.rows(lo, hi)
         if model.sg:
             loss = skipgram_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits,
                                  self.scatter, rows)
@@ -620,6 +620,10 @@ class _Plan:
     """One chunk's training positions in stream-interleaved order (on ``xp``)."""
 
     __slots__ = ("centers", "ctx", "valid", "bounds", "negatives", "sorted")
+
+    def rows(self, lo: int, hi: int) -> Optional[tuple]:
+        """The scatter kernels' sorted rows of positions ``lo:hi`` (a step), or ``None`` without kernels."""
+        return None if self.sorted is None else tuple(sort.step(lo, hi) for sort in self.sorted)
 
 
 def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any, batch_size: int) -> _Plan:

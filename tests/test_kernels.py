@@ -18,8 +18,9 @@ import types
 import numpy as np
 import pytest
 
+import nsw2v.word2vec as w2v
 from nsw2v import Word2Vec, backend
-from nsw2v.steps import CappedScatter, _ns_update, cbow_step, skipgram_step
+from nsw2v.steps import CappedScatter, _ns_update, cbow_step, skipgram_step, sort_rows
 
 CXX = shutil.which("g++") or shutil.which("c++")
 NVCC = shutil.which("nvcc")
@@ -187,7 +188,7 @@ def test_fused_steps_with_a_chunks_sorted_rows_on_the_cpu(cpu_cupy, monkeypatch,
     step = cbow_step if model == "cbow" else skipgram_step
     W_in, W_out, contexts, mask, centers, negatives = cbow_case(7, B=60, V=12)
     bounds = np.array([0, 25, 41, 60])
-    sorts = backend.step_rows(np, centers, contexts, mask, negatives, bounds, 12)
+    sorts = sort_rows(np, centers, contexts, mask, negatives, bounds, 12)
     results = []
     for fused in (False, True):
         if fused:
@@ -216,8 +217,8 @@ def test_word2vec_through_the_kernels_on_the_cpu(cpu_cupy, monkeypatch, tmp_path
                     sampler="batched", seed=3, xp="numpy", verbose=False)
     want = Word2Vec(**settings)
     use_the_kernels(monkeypatch)
-    made, step_rows = [], backend.step_rows
-    monkeypatch.setattr(backend, "step_rows", lambda *args: made.append(1) or step_rows(*args))
+    made, sort_chunk = [], w2v.sort_rows
+    monkeypatch.setattr(w2v, "sort_rows", lambda *args: made.append(1) or sort_chunk(*args))
     got = Word2Vec(**settings)
     assert made                                                      # the plans were sorted ahead
     np.testing.assert_allclose(got.wv.vectors, want.wv.vectors, rtol=1e-4, atol=1e-5)
@@ -256,6 +257,28 @@ def test_scatter_kernel_source_on_the_cpu(cpu_cupy, monkeypatch, cap, weighted, 
     backend._sorted_scatter(np, table, ids, values, cap, weights)
     np.testing.assert_allclose(table, want, rtol=1e-5, atol=1e-5)
     assert not np.array_equal(table, start)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_scatter_kernels_take_a_steps_sorted_entries(cpu_cupy, masked):
+    """StepSort's slices through the scatter kernels: a row of values per entry or per id row (shared by
+    the row's entries), masked entries left out, a step with no rows."""
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 9, size=(50, 4)).astype(np.int32)
+    ids[:30, 0] = 5                                              # a run across steps
+    mask = rng.random((50, 4)) < 0.6 if masked else np.ones((50, 4), bool)
+    bounds = np.array([0, 17, 17, 33, 50])
+    sort = backend.StepSort(np, ids, bounds, 9, mask if masked else None)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        kept = np.flatnonzero(mask[lo:hi])
+        for rows in ((hi - lo) * 4, hi - lo):
+            values = rng.standard_normal((rows, 3)).astype(np.float32)
+            want, table = np.zeros((9, 3), np.float32), np.zeros((9, 3), np.float32)
+            np.add.at(want, ids[lo:hi].ravel()[kept], values[kept // (4 if rows == hi - lo else 1)])
+            backend._sorted_scatter(np, table, sort.step(lo, hi), values, None, None)
+            np.testing.assert_allclose(table, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="SortedIds are for the scatter kernels"):
+        backend.scatter_add(np.zeros((9, 3), np.float32), sort.step(0, 17), np.zeros((68, 3), np.float32))
 
 
 @pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 65, 2000])
