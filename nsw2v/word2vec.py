@@ -639,7 +639,6 @@ def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any
              + xp.arange(length, dtype=xp.int32)[:, None]).ravel()
     order = order[order < n]
     per_step = np.minimum(streams, -(-(n - np.arange(length)) // max(length, 1)))   # positions in step j
-    plan.bounds = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
     window = int(offsets.shape[0]) // 2
     shrink = rng.integers(0, window, size=order.shape[0], dtype=xp.int32)   # the C tool's b
     # Offsets allowed around each center: within the shrunk window and inside its sentence.
@@ -656,8 +655,8 @@ def _plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, offsets: Any
     if not bool(has_context.all()):             # one-word sentences: no example; drop them here, once a chunk
         step_of = np.repeat(np.arange(per_step.size), per_step)
         per_step = np.bincount(step_of[backend.to_numpy(has_context)], minlength=per_step.size)
-        plan.bounds = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
         order, valid = order[has_context], valid[has_context]
+    plan.bounds = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
     pad = xp.zeros(window, dtype=ids.dtype)                                     # slots outside the chunk: masked
     plan.valid = valid
     plan.ctx = xp.concatenate([pad, ids, pad])[order[:, None] + (offsets + window)[None, :]]
