@@ -26,7 +26,8 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 
 from .corpus import MAX_SENTENCE_LENGTH, PathLike, text_blocks
-from .vocab import EncodedCorpus, Vocab, _FirstSeen, _keep_known, _provisional_counts, check_min_count
+from .vocab import (EncodedCorpus, Vocab, _final_ids, _FirstSeen, _keep_known, _provisional_counts,
+                    check_min_count)
 
 __all__ = ["count_and_encode_file"]
 
@@ -77,10 +78,7 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
                                source)
     if not keep:
         return vocab, None
-    remap = np.full(len(index), -1, dtype=np.int32)                      # corpus number -> id or -1
-    remap[np.fromiter(map(index.__getitem__, vocab.index_to_key), dtype=np.int64, count=len(vocab))] = \
-        np.arange(len(vocab), dtype=np.int32)
-    ids = remap[np.concatenate(kept)] if kept else np.zeros(0, dtype=np.int32)
+    ids = _final_ids(index, vocab)[np.concatenate(kept)] if kept else np.zeros(0, dtype=np.int32)
     return vocab, EncodedCorpus(list(_batches(ids, lengths)))
 
 

@@ -260,13 +260,8 @@ class Vocab:
             return cls._from_counts(counter.items(), min_count, raw_words, sentences_seen, source), None
         counts = _provisional_counts(index, blocks)
         vocab = cls._from_counts(zip(index, counts.tolist()), min_count, raw_words, sentences_seen, source)
-        remap = np.full(len(index), -1, dtype=np.int32)          # provisional id -> final id or -1
-        remap[np.fromiter(map(index.__getitem__, vocab.index_to_key), dtype=np.int64, count=len(vocab))] = \
-            np.arange(len(vocab), dtype=np.int32)
-        encoded = []
-        for ids, lens in zip(blocks, block_lengths):
-            encoded.append(_keep_known(remap[ids], lens))
-        return vocab, EncodedCorpus(encoded)
+        remap = _final_ids(index, vocab)
+        return vocab, EncodedCorpus([_keep_known(remap[ids], lens) for ids, lens in zip(blocks, block_lengths)])
 
     @classmethod
     def _from_counts(cls, items: Iterable[Tuple[str, int]], min_count: int, raw_words: int,
@@ -492,6 +487,14 @@ def _provisional_counts(index: dict, blocks: List[np.ndarray]) -> np.ndarray:
     if not blocks:
         return np.zeros(len(index), dtype=np.int64)
     return np.bincount(np.concatenate(blocks), minlength=len(index))
+
+
+def _final_ids(index: dict, vocab: "Vocab") -> np.ndarray:
+    """Provisional id (``index``'s numbering of every word seen) -> the word's id in ``vocab``, or -1."""
+    remap = np.full(len(index), -1, dtype=np.int32)
+    remap[np.fromiter(map(index.__getitem__, vocab.index_to_key), dtype=np.int64, count=len(vocab))] = \
+        np.arange(len(vocab), dtype=np.int32)
+    return remap
 
 
 def check_min_count(min_count: int) -> None:
