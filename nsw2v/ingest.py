@@ -187,8 +187,8 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
     counts_h = backend.to_numpy(counts).astype(np.int64)
     first_h = backend.to_numpy(first).astype(np.int64)
     kept = frequent(counts_h, first_h, min_count, n_tokens, source)
-    word_starts = backend.to_numpy(starts[xp.asarray(first_h[kept])])
-    word_ends = backend.to_numpy(ends[xp.asarray(first_h[kept])])
+    firsts = xp.asarray(first_h[kept])                         # token index of each word's first occurrence
+    word_starts, word_ends = backend.to_numpy(starts[firsts]), backend.to_numpy(ends[firsts])
     words = [data[s:e].tobytes().decode("utf-8") for s, e in zip(word_starts.tolist(), word_ends.tolist())]
 
     # Sentences: lines, cut into pieces of max_sentence_length tokens.
