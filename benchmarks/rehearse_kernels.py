@@ -35,7 +35,7 @@ def main(argv=None) -> None:
 
     sys.path.insert(0, str(HERE.parent / "tests"))
     import test_kernels
-    from nsw2v import Word2Vec, backend
+    from nsw2v import Word2Vec
     from nsw2v.corpus import LineSentence
 
     if test_kernels.CXX is None:
@@ -57,9 +57,9 @@ def main(argv=None) -> None:
     runs = {}
     for name in ("array code", "kernels"):
         if name == "kernels":
-            test_kernels.CpuRawKernel.folder = tempfile.mkdtemp(prefix="nsw2v-kernels-")
-            backend._import_cupy = lambda: types.SimpleNamespace(RawKernel=test_kernels.CpuRawKernel)
-            test_kernels.use_the_kernels(types.SimpleNamespace(setattr=setattr))
+            plain = types.SimpleNamespace(setattr=setattr)
+            test_kernels.launch_on_the_cpu(plain, tempfile.mkdtemp(prefix="nsw2v-kernels-"))
+            test_kernels.use_the_kernels(plain)
         start = time.time()
         runs[name] = Word2Vec(**settings)
         print(f"{name:10s} {time.time() - start:6.1f} s on the CPU; epoch losses "

@@ -86,15 +86,21 @@ class CpuRawKernel:
         self.run(ctypes.c_longlong(blocks * threads), ctypes.c_longlong(threads), *converted)
 
 
-@pytest.fixture
-def cpu_cupy(monkeypatch, tmp_path_factory):
-    """backend's kernel launches (``_ns_kernel_scores``, ``_sorted_scatter``) run on NumPy arrays on the CPU."""
-    if CXX is None:
-        pytest.skip("no C++ compiler to run the CUDA kernels' source on the CPU")
+def launch_on_the_cpu(monkeypatch, folder):
+    """backend's kernel launches (``_ns_kernel_scores``, ``_sorted_scatter``) run on NumPy arrays on the CPU,
+    the kernels built in ``folder`` (``monkeypatch``: anything with ``setattr(obj, name, value)``)."""
     if CpuRawKernel.folder is None:
-        CpuRawKernel.folder = str(tmp_path_factory.mktemp("kernels"))
+        CpuRawKernel.folder = str(folder)
     monkeypatch.setattr(backend, "_import_cupy", lambda: types.SimpleNamespace(RawKernel=CpuRawKernel))
     monkeypatch.setattr(backend, "_kernels", {})
+
+
+@pytest.fixture
+def cpu_cupy(monkeypatch, tmp_path_factory):
+    """:func:`launch_on_the_cpu` for a test."""
+    if CXX is None:
+        pytest.skip("no C++ compiler to run the CUDA kernels' source on the CPU")
+    launch_on_the_cpu(monkeypatch, tmp_path_factory.mktemp("kernels") if CpuRawKernel.folder is None else None)
 
 
 def cbow_case(seed, B=9, C=4, K=3, V=15, H=8):
