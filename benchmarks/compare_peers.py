@@ -19,14 +19,13 @@ own default is 0.025 for both), min_alpha 1e-4, seed 1, 2 CPU threads.
 "wall s" covers everything a user waits for: reading the corpus, building the
 vocabulary and training (for the C tool also writing its vector file), but not
 importing the library (gensim is imported before its timer starts; for nsw2v on
-CuPy, importing CuPy and starting the GPU are timed apart, as ``startup_seconds``
-in the JSON). "words/s" is
-corpus tokens (before min_count and subsampling) times epochs over wall seconds,
-the same numerator for every peer. Every model's vectors are scored by
-nsw2v.evaluate and, when gensim is importable, by gensim's own evaluators:
-analogy accuracy on the 30,000 most frequent words and WordSim-353 Spearman rho.
-The last columns compare each row with gensim's: speed ratio, accuracy difference
-in points, rho difference.
+CuPy, importing CuPy and starting the GPU are timed apart, as ``startup_seconds`` in
+the JSON). "words/s" is corpus tokens (before min_count and subsampling) times
+epochs over wall seconds, the same numerator for every peer. Every model's vectors
+are scored by nsw2v.evaluate and, when gensim is importable, by gensim's own
+evaluators: analogy accuracy on the 30,000 most frequent words and WordSim-353
+Spearman rho. The last columns compare each row with gensim's: speed ratio, accuracy
+difference in points, rho difference.
 """
 from __future__ import annotations
 
