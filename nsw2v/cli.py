@@ -48,6 +48,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     corpus = args.corpus or default_corpus()
     if args.plot:
         _matplotlib()                       # fail before training, not after
+    for option, path in (("-o", args.output), ("--save-model", args.save_model), ("--plot", args.plot)):
+        if path:
+            _check_writable(option, path)
     model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=args.min_count,
                      max_vocab_size=args.max_vocab_size, sg=args.sg, negative=args.negative,
                      ns_exponent=args.ns_exponent, sample=args.sample, alpha=args.alpha,
@@ -67,6 +70,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"nearest neighbours after training on the shipped corpus ({model.vocab.total_words} words):")
         _print_neighbours(wv, [w for w in DEMO_WORDS if w in wv], topn=5)
     return 0
+
+
+def _check_writable(option: str, path: str) -> None:
+    """Refuse an output path that cannot be written before training, not after it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{option} {path}: is a directory; give a file name")
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{option} {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(f"{option} {path}: the directory {directory} is not writable")
 
 
 def _matplotlib():

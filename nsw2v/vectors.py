@@ -711,6 +711,10 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], gz: bool = 
             break
         except FileExistsError:
             continue
+        except OSError as exc:      # name the user's path, not the temporary one
+            error = type(exc)(f"{os.fspath(path)}: cannot write there ({exc.strerror})")
+            error.errno = exc.errno
+            raise error from None
     try:
         with os.fdopen(fd, "wb") as raw:
             if gz:

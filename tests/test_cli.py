@@ -67,10 +67,13 @@ def test_similar_analogy_and_eval(vectors, tmp_path):
     (["train", "{corpus}", "--min-count", "100000"], "no tokens left after min_count=100000 (largest count is"),
     (["train", "{corpus}", "--negative", "30", "--sampler", "exclusion", "--min-count", "2"],
      "negative=30 must be less than the vocabulary size"),
+    # output paths are checked before training, not after it
+    (["train", "{corpus}", "-o", "{tmp}/no-such-dir/v.bin", "--epochs", "1000"], "/no-such-dir does not exist"),
+    (["train", "{corpus}", "--save-model", "{tmp}", "--epochs", "1000"], "is a directory; give a file name"),
 ])
 def test_errors_are_one_line_and_nonzero(vectors, args, message):
     tmp, out = vectors
-    args = [a.format(out=out, corpus=tmp / "corpus.txt") for a in args]
+    args = [a.format(out=out, corpus=tmp / "corpus.txt", tmp=tmp) for a in args]
     result = run(*args, "--xp", "numpy") if args[0] == "train" else run(*args)
     assert result.returncode != 0
     assert message in result.stderr

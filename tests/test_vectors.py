@@ -348,6 +348,13 @@ def test_failed_save_leaves_old_file_and_no_temporary(tmp_path, awkward, monkeyp
     assert [p.name for p in tmp_path.iterdir()] == ["v.bin"]
 
 
+def test_save_into_a_missing_directory_names_the_path(tmp_path, awkward):
+    path = tmp_path / "missing" / "v.txt"
+    with pytest.raises(FileNotFoundError, match=r"missing[/\\]v\.txt: cannot write there") as caught:
+        awkward.save_word2vec_format(path)
+    assert ".tmp" not in str(caught.value) and caught.value.errno == 2
+
+
 def test_save_replaces_existing_file(tmp_path, awkward):
     path = tmp_path / "v.txt"
     path.write_text("stale")
