@@ -305,10 +305,36 @@ class WordVectors:
         scores = (scores / (denom + np.float32(1e-6))).astype(np.float32)
         return self._top(scores, topn, exclude)
 
+    def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
+        """A copy of `word`'s ``(H,)`` vector, made unit length with ``norm=True`` (gensim's name)."""
+        return (self.get_normed_vectors() if norm else self._vectors)[self.get_index(word)].copy()
+
+    def similar_by_word(self, word: str, topn: Optional[int] = 10,
+                        restrict_vocab: Optional[int] = None) -> Union[list[tuple[str, float]], np.ndarray]:
+        """``most_similar(word, ...)``, by gensim's other name."""
+        return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similar_by_vector(self, vector: np.ndarray, topn: Optional[int] = 10,
+                          restrict_vocab: Optional[int] = None) -> Union[list[tuple[str, float]], np.ndarray]:
+        """Words closest to an ``(H,)`` vector; unlike a word query, no word is left out."""
+        return self.most_similar(positive=[vector], topn=topn, restrict_vocab=restrict_vocab)
+
     def similarity(self, w1: str, w2: str) -> float:
         """Cosine similarity of two words (0.0 when either vector is zero)."""
         normed = self.get_normed_vectors()
         return float(np.dot(normed[self.get_index(w1)], normed[self.get_index(w2)]))
+
+    def distance(self, w1: str, w2: str) -> float:
+        """Cosine distance, ``1 - similarity(w1, w2)``."""
+        return 1.0 - self.similarity(w1, w2)
+
+    def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
+        """Cosine of the means of two sets of words' vectors (as gensim: the raw vectors, not unit ones)."""
+        if not len(ws1) or not len(ws2):
+            raise ValueError("n_similarity needs at least one word on each side")
+        means = [self[list(ws)].mean(axis=0, dtype=np.float32) for ws in (ws1, ws2)]
+        unit = _unit_rows(np.stack(means))
+        return float(np.dot(unit[0], unit[1]))
 
     def analogy(
         self,

@@ -59,6 +59,9 @@ class Word2Vec:
         builds its vocabulary and trains at once.
     vector_size, window, min_count, max_vocab_size, sg, negative, ns_exponent, sample, epochs
         As in gensim and the C tool.
+    hs, cbow_mean
+        Accepted as gensim's ``hs=0`` and ``cbow_mean=1`` only: negative sampling
+        without hierarchical softmax, CBOW on the mean of the context vectors.
     alpha : float, optional
         Initial learning rate; defaults to 0.05 for CBOW and 0.025 for skip-gram
         (the C tool's defaults).
@@ -92,8 +95,8 @@ class Word2Vec:
 
     def __init__(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
                  vector_size: int = 100, window: int = 5, min_count: int = 5,
-                 max_vocab_size: Optional[int] = None, sg: int = 0, negative: int = 5,
-                 ns_exponent: float = 0.75, sample: float = 1e-3, alpha: Optional[float] = None,
+                 max_vocab_size: Optional[int] = None, sg: int = 0, hs: int = 0, negative: int = 5,
+                 ns_exponent: float = 0.75, cbow_mean: int = 1, sample: float = 1e-3, alpha: Optional[float] = None,
                  min_alpha: float = 0.0001, epochs: int = 5, batch_size: Optional[int] = None,
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
@@ -105,7 +108,9 @@ class Word2Vec:
         self.min_count = min_count
         self.max_vocab_size = max_vocab_size
         self.sg = sg
+        self.hs = hs
         self.negative = negative
+        self.cbow_mean = cbow_mean
         self.ns_exponent = ns_exponent
         self.sample = sample
         self.alpha = (0.025 if sg else 0.05) if alpha is None else alpha
@@ -149,6 +154,10 @@ class Word2Vec:
         need(self.max_vocab_size is None or self.max_vocab_size >= 1,
              f"max_vocab_size={self.max_vocab_size!r} must be None or >= 1")
         need(self.sg in (0, 1), f"sg={self.sg!r} must be 0 (CBOW) or 1 (skip-gram)")
+        need(self.hs == 0, f"hs={self.hs!r}: hierarchical softmax is not implemented; nsw2v trains with negative "
+                           "sampling only (hs=0, negative >= 1)")
+        need(self.cbow_mean == 1, f"cbow_mean={self.cbow_mean!r}: only the mean of the context vectors "
+                                  "(cbow_mean=1, the C tool's and gensim's default) is implemented")
         need(self.ns_exponent >= 0, f"ns_exponent={self.ns_exponent} must be >= 0")
         need(self.sample >= 0, f"sample={self.sample} must be >= 0")
         need(self.alpha > 0, f"alpha={self.alpha} must be > 0")
@@ -174,9 +183,10 @@ class Word2Vec:
                             "not a one-shot generator: it is read once per epoch")
         return _Pieces(sentences, self.max_sentence_length), "sentences"
 
-    def build_vocab(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None) -> None:
+    def build_vocab(self, corpus_iterable: Optional[Iterable[List[str]]] = None,
+                    corpus_file: Optional[str] = None) -> None:
         """Count words, apply ``min_count``/``max_vocab_size``, and initialise the tables."""
-        corpus, source = self._corpus(sentences, corpus_file)
+        corpus, source = self._corpus(corpus_iterable, corpus_file)
         self._encoded = None
         if corpus_file is not None and self.max_vocab_size is None:
             # one pass counts and keeps the corpus encoded; training then skips re-reading the file
@@ -220,27 +230,33 @@ class Word2Vec:
         return Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
 
     # ------------------------------------------------------------------ training
-    def train(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
-              epochs: Optional[int] = None, alpha: Optional[float] = None,
-              min_alpha: Optional[float] = None) -> "Word2Vec":
+    def train(self, corpus_iterable: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
+              total_examples: Optional[int] = None, total_words: Optional[int] = None,
+              epochs: Optional[int] = None, start_alpha: Optional[float] = None,
+              end_alpha: Optional[float] = None) -> "Word2Vec":
         """Train (or continue training) on a corpus with the built vocabulary.
 
-        The learning rate falls linearly from ``alpha`` to ``min_alpha`` over
-        this call's ``epochs`` passes (defaults: the model's settings).
+        The learning rate falls linearly from ``start_alpha`` to ``end_alpha``
+        over this call's ``epochs`` passes (defaults: the model's ``alpha``,
+        ``min_alpha`` and ``epochs``). As in gensim, ``total_examples``
+        (sentences) or ``total_words`` (tokens, in vocabulary or not) give the
+        size of one pass when it is not the corpus the vocabulary was built on
+        (``model.corpus_count``, ``model.corpus_total_words``); without them, one
+        pass is taken to hold the vocabulary's words.
         """
         if self.vocab is None:
             raise RuntimeError("call build_vocab() before train(), or pass the corpus to Word2Vec(...)")
-        corpus, source = self._corpus(sentences, corpus_file)
+        corpus, source = self._corpus(corpus_iterable, corpus_file)
         encoded = None
         if corpus_file is not None and self._encoded is not None and self._encoded[0] == _file_key(corpus_file):
             encoded = self._encoded[1]
         epochs = self.epochs if epochs is None else epochs
-        alpha = self.alpha if alpha is None else alpha
-        min_alpha = self.min_alpha if min_alpha is None else min_alpha
+        alpha = self.alpha if start_alpha is None else start_alpha
+        min_alpha = self.min_alpha if end_alpha is None else end_alpha
         if epochs < 1:
             raise ValueError(f"epochs={epochs} must be >= 1")
         xp = self.xp
-        total = epochs * self.vocab.total_words
+        total = epochs * self._pass_words(total_examples, total_words)
         progress = _Progress(total) if self.verbose else None
         job = _Job(self, total, alpha, min_alpha)
         pool = _Pool(job, self.workers) if self.workers > 1 and not backend.is_cupy(xp) else None
@@ -286,6 +302,29 @@ class Word2Vec:
         if done == 0:
             raise ValueError(f"{source}: no in-vocabulary words to train on")
         return self
+
+    def _pass_words(self, total_examples: Optional[int], total_words: Optional[int]) -> float:
+        """In-vocabulary words in one pass of the corpus being trained on: the learning rate's scale."""
+        vocab = self.vocab
+        for name, given, counted in (("total_words", total_words, vocab.raw_words),
+                                     ("total_examples", total_examples, vocab.sentences_seen)):
+            if given is None:
+                continue
+            if given < 1:
+                raise ValueError(f"{name}={given} must be >= 1")
+            if counted:                     # the same share of in-vocabulary words as the counted corpus
+                return given * vocab.total_words / counted
+        return vocab.total_words
+
+    @property
+    def corpus_count(self) -> Optional[int]:
+        """Sentences in the corpus the vocabulary was built on (gensim's name; long lines count per piece)."""
+        return None if self.vocab is None else self.vocab.sentences_seen
+
+    @property
+    def corpus_total_words(self) -> Optional[int]:
+        """Tokens in the corpus the vocabulary was built on, in vocabulary or not (gensim's name)."""
+        return None if self.vocab is None else self.vocab.raw_words
 
     def _end_epoch(self) -> None:
         history = self.loss_history[self._epoch_start:]

@@ -222,6 +222,21 @@ def test_similarity_and_doesnt_match(wv):
         wv.doesnt_match([])
 
 
+def test_gensims_other_query_names(wv):
+    np.testing.assert_array_equal(wv.get_vector("king"), VECS[2].astype(np.float32))
+    np.testing.assert_allclose(wv.get_vector("king", norm=True), unit(VECS[2]), rtol=1e-6)
+    assert wv.similar_by_word("king", topn=3) == wv.most_similar("king", topn=3)
+    # a vector query leaves no word out: king's own vector finds king first
+    assert wv.similar_by_vector(VECS[2], topn=1)[0][0] == "king"
+    assert wv.distance("king", "queen") == pytest.approx(1 - 2 / math.sqrt(6), rel=1e-6)
+    pair = unit(VECS[2] + VECS[5]), unit(VECS[0] + VECS[1])       # king + queen, man + woman
+    assert wv.n_similarity(["king", "queen"], ["man", "woman"]) == pytest.approx(float(np.dot(*pair)), rel=1e-6)
+    with pytest.raises(ValueError, match="at least one word on each side"):
+        wv.n_similarity([], ["man"])
+    with pytest.raises(KeyError, match="'nope' not in vocabulary"):
+        wv.n_similarity(["nope"], ["man"])
+
+
 # ------------------------------------------------------------------ file formats
 
 UNICODE_WORDS = ["café", "naïve", "Ζεύς", "日本語", "ascii", "emoji😀"]
@@ -507,3 +522,9 @@ def test_queries_agree_with_gensim(gensim_kv):
         np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
     assert ours.doesnt_match(words[:9]) == kv.doesnt_match(words[:9])
     assert ours.similarity("w1", "w2") == pytest.approx(float(kv.similarity("w1", "w2")), rel=1e-6)
+    assert ours.distance("w1", "w2") == pytest.approx(float(kv.distance("w1", "w2")), rel=1e-5)
+    assert ours.n_similarity(["w1", "w4"], ["w2", "w3", "w9"]) == pytest.approx(
+        float(kv.n_similarity(["w1", "w4"], ["w2", "w3", "w9"])), rel=1e-5)
+    np.testing.assert_allclose(ours.get_vector("w6", norm=True), kv.get_vector("w6", norm=True), rtol=1e-6)
+    got, want = ours.similar_by_vector(vecs[10], topn=5), kv.similar_by_vector(vecs[10], topn=5)
+    assert [w for w, _ in got] == [w for w, _ in want]

@@ -182,6 +182,31 @@ def test_save_load_continue(tmp_path):
     assert loaded.epoch_losses == pytest.approx(model.epoch_losses)   # the loaded history is not counted twice
 
 
+def test_gensims_build_vocab_then_train_idiom():
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp="numpy", verbose=False, seed=3)
+    direct = Word2Vec(SENTENCES, **kw)
+    model = Word2Vec(hs=0, cbow_mean=1, **kw)
+    model.build_vocab(corpus_iterable=SENTENCES)
+    assert model.corpus_count == len(SENTENCES) == 60
+    assert model.corpus_total_words == sum(map(len, SENTENCES)) == 380
+    model.train(corpus_iterable=SENTENCES, total_examples=model.corpus_count, epochs=model.epochs)
+    np.testing.assert_array_equal(model.wv.vectors, direct.wv.vectors)
+
+
+@pytest.mark.parametrize("size", [dict(total_examples=120), dict(total_words=760)])
+def test_a_pass_declared_twice_as_long_stops_the_learning_rate_halfway(size):
+    """total_examples / total_words scale the learning rate's fall, as in gensim."""
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=1, xp="numpy", verbose=False, chunk_words=50)
+    model = Word2Vec(alpha=0.04, min_alpha=0.0, **kw)
+    model.build_vocab(SENTENCES)
+    model.train(SENTENCES, start_alpha=0.02, end_alpha=0.0, **size)
+    last = model.loss_history[-1]["alpha"]
+    # the words of one pass are half of what was declared: alpha ends near 0.02 / 2, not near 0
+    assert 0.0095 < last < 0.0125
+    with pytest.raises(ValueError, match="total_words=0 must be >= 1"):
+        model.train(SENTENCES, total_words=0)
+
+
 def test_callbacks_run_at_each_epoch_end():
     seen = []
 
@@ -202,6 +227,8 @@ def test_callbacks_run_at_each_epoch_end():
     (dict(sampler="fast"), "sampler='fast'"),
     (dict(negative=19), "negative=19 must be less than the vocabulary size"),
     (dict(min_count=100), "no tokens left after min_count=100 (largest count is 20)"),
+    (dict(hs=1), "hs=1: hierarchical softmax is not implemented"),
+    (dict(cbow_mean=0), "cbow_mean=0: only the mean"),
 ])
 def test_bad_parameters_are_clear_errors(kwargs, message):
     params = dict(vector_size=4, min_count=1, xp="numpy", verbose=False, sampler="exclusion")
