@@ -59,25 +59,28 @@ def gpu_requested() -> bool:
     )
 
 
-def cupy_or_raise() -> ModuleType:
-    """Return CuPy with a usable CUDA device, or raise BackendUnavailableError saying why."""
+def cupy_or_raise(asked_by: str = "GPU=1", instead: str = "unset GPU") -> ModuleType:
+    """Return CuPy with a usable CUDA device, or raise BackendUnavailableError saying why.
+
+    `asked_by` names the choice that asked for CuPy and `instead` how to choose NumPy, for the message.
+    """
     cupy = _import_cupy()
     if cupy is None:
         raise BackendUnavailableError(
-            f"GPU=1 asks for CuPy, but CuPy is not installed ({_cupy_error}). "
-            "Install it with `pip install 'nsw2v[gpu]'` (CUDA 12) or unset GPU to run on NumPy."
+            f"{asked_by} asks for CuPy, but CuPy is not installed ({_cupy_error}). "
+            f"Install it with `pip install 'nsw2v[gpu]'` (CUDA 12) or {instead} to run on NumPy."
         )
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:
         raise BackendUnavailableError(
-            f"GPU=1 asks for CuPy; CuPy is installed but no usable CUDA device was found ({exc}). "
-            "Check the NVIDIA driver (nvidia-smi) or unset GPU to run on NumPy."
+            f"{asked_by} asks for CuPy; CuPy is installed but no usable CUDA device was found ({exc}). "
+            f"Check the NVIDIA driver (nvidia-smi) or {instead} to run on NumPy."
         ) from None
     if count < 1:
         raise BackendUnavailableError(
-            "GPU=1 asks for CuPy; CuPy is installed but no CUDA device is visible. "
-            "Check CUDA_VISIBLE_DEVICES and the driver, or unset GPU to run on NumPy."
+            f"{asked_by} asks for CuPy; CuPy is installed but no CUDA device is visible. "
+            f"Check CUDA_VISIBLE_DEVICES and the driver, or {instead} to run on NumPy."
         )
     return cupy
 
@@ -109,7 +112,7 @@ def resolve_xp(xp: Any = None) -> ModuleType:
         if name in ("numpy", "np", "cpu"):
             return np
         if name in ("cupy", "cp", "gpu", "cuda"):
-            return cupy_or_raise()
+            return cupy_or_raise(f"xp={xp!r}", "use xp='numpy'")
         raise ValueError(f"xp={xp!r}: expected 'numpy' or 'cupy'")
     if xp is np or getattr(xp, "__name__", "") == "cupy":
         return xp

@@ -270,8 +270,12 @@ class Vocab:
         items = list(items)
         counts = np.fromiter((c for _, c in items), dtype=np.int64, count=len(items))
         kept = frequent(counts, np.arange(len(items)), min_count, raw_words, source)
-        return cls([items[i][0] for i in kept.tolist()], counts[kept], raw_words=raw_words,
-                   sentences_seen=sentences_seen)
+        words = [items[i][0] for i in kept.tolist()]
+        for word in words:
+            if not isinstance(word, str):
+                raise TypeError(f"{source}: the token {word!r} is a {type(word).__name__}, not a str: sentences "
+                                "must be lists of str tokens")
+        return cls(words, counts[kept], raw_words=raw_words, sentences_seen=sentences_seen)
 
     # --------------------------------------------------------------- subsampling
     def keep_probabilities(self, sample: float) -> np.ndarray:

@@ -89,8 +89,9 @@ class Word2Vec:
     verbose : bool
         Progress line on stderr while training.
     callbacks : sequence
-        Called at each epoch's end: objects with ``on_epoch_end(model)`` or
-        plain callables ``f(model)``.
+        gensim's callbacks: objects with any of ``on_train_begin``,
+        ``on_epoch_begin``, ``on_epoch_end``, ``on_train_end`` (each called with
+        the model), or plain callables ``f(model)``, called at each epoch's end.
     """
 
     def __init__(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
@@ -124,7 +125,7 @@ class Word2Vec:
         self.max_row_updates = max_row_updates
         self.workers = workers
         self.verbose = verbose
-        self.callbacks = list(callbacks)
+        self.callbacks = _checked_callbacks(callbacks)
         self._validate()
         self.vocab: Optional[Vocab] = None
         self.W_in = self.W_out = None
@@ -145,6 +146,12 @@ class Word2Vec:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ValueError(message)
+        for name in ("alpha", "min_alpha", "sample", "ns_exponent"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{name}={value!r} must be a number")
+        need(isinstance(self.seed, (int, np.integer)) and self.seed >= 0,
+             f"seed={self.seed!r} must be an integer >= 0")
         for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size", "workers",
                      "max_sentence_length", "chunk_words"):
             value = getattr(self, name)
@@ -175,6 +182,8 @@ class Word2Vec:
         if (sentences is None) == (corpus_file is None):
             raise ValueError("give exactly one of sentences or corpus_file")
         if corpus_file is not None:
+            if os.path.isdir(corpus_file):
+                raise IsADirectoryError(f"{corpus_file}: is a directory; give one text file")
             if not os.path.isfile(corpus_file):
                 raise FileNotFoundError(f"{corpus_file}: no such file")
             return LineSentence(corpus_file, self.max_sentence_length), str(corpus_file)
@@ -233,7 +242,7 @@ class Word2Vec:
     def train(self, corpus_iterable: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
               total_examples: Optional[int] = None, total_words: Optional[int] = None,
               epochs: Optional[int] = None, start_alpha: Optional[float] = None,
-              end_alpha: Optional[float] = None) -> "Word2Vec":
+              end_alpha: Optional[float] = None, callbacks: Optional[Sequence[Any]] = None) -> "Word2Vec":
         """Train (or continue training) on a corpus with the built vocabulary.
 
         The learning rate falls linearly from ``start_alpha`` to ``end_alpha``
@@ -242,11 +251,14 @@ class Word2Vec:
         (sentences) or ``total_words`` (tokens, in vocabulary or not) give the
         size of one pass when it is not the corpus the vocabulary was built on
         (``model.corpus_count``, ``model.corpus_total_words``); without them, one
-        pass is taken to hold the vocabulary's words.
+        pass is taken to hold the vocabulary's words. ``callbacks``, when
+        given, replace the model's (as in gensim). Returns the model.
         """
         if self.vocab is None:
             raise RuntimeError("call build_vocab() before train(), or pass the corpus to Word2Vec(...)")
         corpus, source = self._corpus(corpus_iterable, corpus_file)
+        if callbacks is not None:
+            self.callbacks = _checked_callbacks(callbacks)
         encoded = None
         if corpus_file is not None and self._encoded is not None and self._encoded[0] == _file_key(corpus_file):
             encoded = self._encoded[1]
@@ -270,8 +282,10 @@ class Word2Vec:
 
         # with several processes, smaller chunks shorten the end of an epoch, when one works alone
         chunk_words = self.chunk_words // (1 if pool is None else self.workers) or 1
+        self._hook("on_train_begin")
         try:
             for _ in range(epochs):
+                self._hook("on_epoch_begin")
                 if encoded is not None:
                     chunks = encoded.iter_chunks(chunk_words)
                 else:
@@ -301,7 +315,17 @@ class Word2Vec:
             progress.finish(done, self.train_seconds)
         if done == 0:
             raise ValueError(f"{source}: no in-vocabulary words to train on")
+        self._hook("on_train_end")
         return self
+
+    def _hook(self, name: str) -> None:
+        """Call each callback's ``name`` method; plain callables run at epochs' ends."""
+        for callback in self.callbacks:
+            method = getattr(callback, name, None)
+            if method is None and name == "on_epoch_end" and not _has_hook(callback):
+                method = callback
+            if method is not None:
+                method(self)
 
     def _pass_words(self, total_examples: Optional[int], total_words: Optional[int]) -> float:
         """In-vocabulary words in one pass of the corpus being trained on: the learning rate's scale."""
@@ -333,8 +357,7 @@ class Word2Vec:
         self._epoch_start = len(self.loss_history)
         self.epochs_trained += 1
         self._wv = None
-        for callback in self.callbacks:
-            (callback.on_epoch_end if hasattr(callback, "on_epoch_end") else callback)(self)
+        self._hook("on_epoch_end")
 
     def _flush(self, acc: "_Accumulator", words: float, lr: float) -> float:
         """Move the accumulated loss into ``loss_history``; return its mean per example."""
@@ -377,18 +400,46 @@ class Word2Vec:
     @classmethod
     def load(cls, path: str, xp: Any = None) -> "Word2Vec":
         """Load a model saved by :meth:`save`, onto ``xp`` (default: ``GPU=...``)."""
-        with np.load(path, allow_pickle=False) as data:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError):     # a pickle (a gensim model), or not NumPy's at all
+            data = None
+        if not (isinstance(data, np.lib.npyio.NpzFile) and "state" in data.files):
+            if isinstance(data, np.lib.npyio.NpzFile):
+                data.close()
+            raise ValueError(f"{path}: not an nsw2v model (the .npz that Word2Vec.save writes); vectors from "
+                             "gensim or the C tool load with WordVectors.load_word2vec_format")
+        with data:
             state = json.loads(str(data["state"]))
             vocab = Vocab.from_arrays({k: data[k] for k in data.files if k not in ("W_in", "W_out", "state")})
             W_in, W_out = data["W_in"], data["W_out"]
         settings = {k: state[k] for k in cls._SETTINGS if k not in ("epochs_trained", "words_trained")}
-        model = cls(xp=xp, verbose=False, **settings)
+        model = cls(xp=xp, **settings)
         model.vocab = vocab
         model.W_in, model.W_out = model.xp.asarray(W_in), model.xp.asarray(W_out)
         model.epochs_trained, model.words_trained = state["epochs_trained"], state["words_trained"]
         model.epoch_losses, model.loss_history = state["epoch_losses"], state["loss_history"]
         model._epoch_start = len(model.loss_history)
         return model
+
+
+_HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+
+
+def _has_hook(callback: Any) -> bool:
+    return any(hasattr(callback, name) for name in _HOOKS)
+
+
+def _checked_callbacks(callbacks: Sequence[Any]) -> list:
+    """The callbacks as a list, each one checked to be callable or to have a gensim hook."""
+    callbacks = list(callbacks)
+    for i, callback in enumerate(callbacks):
+        if not (_has_hook(callback) or callable(callback)):
+            raise TypeError(f"callbacks[{i}]={callback!r} is neither callable nor has any of the methods "
+                            + ", ".join(_HOOKS))
+    return callbacks
 
 
 def _prefetch(chunks: Iterable, depth: int = 2):

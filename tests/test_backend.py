@@ -206,3 +206,19 @@ def test_softplus_is_log1p_exp_without_overflow(xp, dtype):
     expected = np.where(x > 30, x, np.log1p(np.exp(np.minimum(x, 30))))     # float64, exact enough
     assert got.dtype == np.dtype(dtype) and np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == "float32" else 1e-14, atol=1e-30)
+
+
+def test_an_explicit_xp_is_named_in_the_error_not_gpu():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["cupy"] = None
+        from nsw2v.backend import resolve_xp, BackendUnavailableError
+        try:
+            resolve_xp("cupy")
+        except BackendUnavailableError as e:
+            print("ERR", e)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "GPU"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert "ERR xp='cupy' asks for CuPy, but CuPy is not installed" in out.stdout, out.stdout + out.stderr
+    assert "use xp='numpy'" in out.stdout and "GPU" not in out.stdout.replace("nsw2v[gpu]", "")

@@ -219,6 +219,36 @@ def test_callbacks_run_at_each_epoch_end():
     assert seen == [1, -1, 2, -2, 3, -3]
 
 
+def test_gensims_four_callback_hooks_run_in_order():
+    seen = []
+
+    class Hooks:            # the shape of a gensim CallbackAny2Vec
+        def on_train_begin(self, model):
+            seen.append("train")
+
+        def on_epoch_begin(self, model):
+            seen.append(f"begin {model.epochs_trained}")
+
+        def on_epoch_end(self, model):
+            seen.append(f"end {model.epochs_trained}")
+
+        def on_train_end(self, model):
+            seen.append("done")
+
+    class OnlyTrainEnd:
+        def on_train_end(self, model):
+            seen.append("only")
+
+    model = Word2Vec(SENTENCES, vector_size=4, min_count=1, epochs=2, xp="numpy", verbose=False,
+                     callbacks=[Hooks(), OnlyTrainEnd()])
+    assert seen == ["train", "begin 0", "end 1", "begin 1", "end 2", "done", "only"]
+    seen.clear()
+    model.train(SENTENCES, epochs=1, callbacks=[OnlyTrainEnd()])      # replaces the model's, as in gensim
+    assert seen == ["only"]
+    with pytest.raises(TypeError, match=r"callbacks\[1\]=3 is neither callable nor has any of the methods"):
+        Word2Vec(vector_size=4, callbacks=[OnlyTrainEnd(), 3])
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(window=0), "window=0 must be an integer >= 1"),
     (dict(vector_size=0), "vector_size=0 must be an integer >= 1"),
@@ -238,11 +268,37 @@ def test_bad_parameters_are_clear_errors(kwargs, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(seed=None), "seed=None must be an integer >= 0"),
+    (dict(seed=-1), "seed=-1 must be an integer >= 0"),
+    (dict(alpha="0.1"), "alpha='0.1' must be a number"),
+    (dict(sample=None), "sample=None must be a number"),
+])
+def test_parameters_of_the_wrong_type_are_named(kwargs, message):
+    with pytest.raises((TypeError, ValueError)) as info:
+        Word2Vec(SENTENCES, vector_size=4, min_count=1, xp="numpy", verbose=False, **kwargs)
+    assert message in str(info.value)
+
+
+def test_a_directory_or_a_foreign_file_is_named(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory; give one text file"):
+        Word2Vec(corpus_file=str(tmp_path), xp="numpy", verbose=False)
+    pickled = tmp_path / "gensim.model"
+    pickled.write_bytes(b"\x80\x04\x95" + bytes(40))
+    with pytest.raises(ValueError, match="gensim.model: not an nsw2v model"):
+        Word2Vec.load(str(pickled))
+    with pytest.raises(FileNotFoundError, match="missing.npz: no such file"):
+        Word2Vec.load(str(tmp_path / "missing.npz"))
+
+
 def test_one_shot_generators_and_strings_are_refused():
     with pytest.raises(TypeError, match="re-iterable"):
         Word2Vec((s for s in SENTENCES), min_count=1, xp="numpy", verbose=False)
     with pytest.raises(TypeError, match="not a str"):
         Word2Vec(["a b c", "d e f"], min_count=1, xp="numpy", verbose=False)
+    # tokens that are not str are refused when counted, before any training
+    with pytest.raises(TypeError, match="sentences: the token 1 is a int, not a str"):
+        Word2Vec([[0, 1, 2], [1, 2, 3]], min_count=1, xp="numpy", verbose=False)
 
 
 def test_progress_line_on_stderr_and_quiet(capsys):
