@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from importlib import resources
 from typing import List, Optional
 
@@ -224,8 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from .backend import BackendUnavailableError
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"nsw2v: warning: {message}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .backend import BackendUnavailableError
     try:
         return args.func(args)
     except KeyboardInterrupt:

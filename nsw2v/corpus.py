@@ -34,6 +34,18 @@ BLOCK_CHARS = 1 << 16
 MAX_SENTENCE_LENGTH = 10000
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# Other compressed formats, told by their first bytes: refused rather than trained on as text.
+_OTHER_MAGIC = ((b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"),
+                (b"\x28\xb5\x2f\xfd", "zstd"), (b"7z\xbc\xaf\x27\x1c", "7z"))
+
+
+def is_gzip(path: PathLike, head: bytes) -> bool:
+    """Whether the file whose first bytes are ``head`` is gzip; ``ValueError`` for another compression."""
+    for magic, kind in _OTHER_MAGIC:
+        if head.startswith(magic) and (kind != "bzip2" or head[3:4].isdigit()):     # bzip2: "BZh1" to "BZh9"
+            raise ValueError(f"{os.fspath(path)}: a {kind}-compressed file; nsw2v reads plain or gzip text "
+                             "(decompress it, or recompress it with gzip)")
+    return head.startswith(_GZIP_MAGIC)
 
 
 def open_text(path: PathLike) -> io.TextIOBase:
@@ -58,10 +70,12 @@ def open_text(path: PathLike) -> io.TextIOBase:
     OSError
         The file is missing or unreadable (``FileNotFoundError``,
         ``PermissionError``, ...); the message names the path.
+    ValueError
+        The file is compressed another way (bzip2, xz, zip, zstd, 7z).
     """
     with open(path, "rb") as raw:
-        magic = raw.read(2)
-    if magic == _GZIP_MAGIC:
+        head = raw.read(8)
+    if is_gzip(path, head):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return open(path, "rt", encoding="utf-8", errors="replace")
 

@@ -30,7 +30,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import backend
-from .corpus import MAX_SENTENCE_LENGTH, _GZIP_MAGIC
+from .corpus import MAX_SENTENCE_LENGTH, is_gzip
 from .vocab import EncodedCorpus, Vocab, check_min_count, frequent, require_tokens
 
 __all__ = ["Unsupported", "count_and_encode", "read_bytes"]
@@ -62,7 +62,7 @@ def read_bytes(path: str, limit: Optional[int] = None) -> np.ndarray:
     Raises :class:`Unsupported` when the text is longer than ``limit`` bytes.
     """
     with open(path, "rb") as fh:
-        gzipped = fh.read(2) == _GZIP_MAGIC
+        gzipped = is_gzip(path, fh.read(8))
         fh.seek(0)
         data = _gunzip(path, fh.read(), limit) if gzipped else fh.read(-1 if limit is None else limit + 1)
     if limit is not None and len(data) > limit:

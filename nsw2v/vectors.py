@@ -42,13 +42,14 @@ from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
+from .corpus import is_gzip
+
 logger = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 Query = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]], None]
 
 _CHUNK = 1 << 20  # bytes read at a time from binary files
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class WordVectors:
@@ -514,12 +515,12 @@ def _open_read(name: str) -> IO[bytes]:
     """Open `name` for binary reading, decompressing it when it starts with gzip's magic."""
     fh = open(name, "rb")
     try:
-        magic = fh.read(2)
+        gzipped = is_gzip(name, fh.read(8))
         fh.seek(0)
     except BaseException:
         fh.close()
         raise
-    if magic == _GZIP_MAGIC:
+    if gzipped:
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
     return fh
 

@@ -28,6 +28,7 @@ import queue
 import sys
 import threading
 import time
+import warnings
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 import numpy as np
@@ -205,6 +206,10 @@ class Word2Vec:
         else:
             self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
                                      source=source)
+        broken = [word for word in self.vocab.index_to_key if "\ufffd" in word]
+        if broken:      # LineSentence reads bytes that are not UTF-8 as U+FFFD
+            warnings.warn(f"{source}: {len(broken)} of the vocabulary's words hold U+FFFD, the mark of bytes that "
+                          f"are not UTF-8 (the first: {broken[0]!r}); the file is read as UTF-8", stacklevel=2)
         xp, V, H = self.xp, len(self.vocab), self.vector_size
         if self.sampler != "batched" and not (self.sampler is None and backend.is_cupy(xp)) \
                 and self.negative > V - 1:

@@ -47,6 +47,24 @@ def test_open_text_replaces_invalid_utf8(tmp_path):
         assert f.read() == "ok \ufffd\ufffd fine\n"
 
 
+def test_other_compressions_are_refused_by_every_reader(tmp_path):
+    """bzip2 and xz files (stdlib-made) are named, not read as text; text that merely starts "BZh" is text."""
+    import bz2
+    import lzma
+    from nsw2v import WordVectors
+    from nsw2v.ingest import read_bytes
+    for name, data, kind in (("c.txt.bz2", bz2.compress(b"a b c\n"), "bzip2"),
+                             ("c.xz", lzma.compress(b"a b c\n"), "xz")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        for read in (lambda p: list(LineSentence(p)), read_bytes, WordVectors.load_word2vec_format):
+            with pytest.raises(ValueError, match=f"{name}: a {kind}-compressed file"):
+                read(str(path))
+    plain = tmp_path / "plain.txt"
+    plain.write_text("BZhx is a token\n")
+    assert list(LineSentence(plain)) == [["BZhx", "is", "a", "token"]]
+
+
 def test_open_text_missing_file_names_path(tmp_path):
     missing = tmp_path / "nope.txt"
     with pytest.raises(FileNotFoundError, match="nope.txt"):

@@ -280,6 +280,15 @@ def test_parameters_of_the_wrong_type_are_named(kwargs, message):
     assert message in str(info.value)
 
 
+def test_bytes_that_are_not_utf8_are_read_as_u_fffd_with_a_warning(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 3)
+    with pytest.warns(UserWarning, match=r"latin1.txt: 1 of the vocabulary's words hold U\+FFFD"):
+        model = Word2Vec(corpus_file=str(path), min_count=1, vector_size=4, epochs=1, negative=2, xp="numpy",
+                         verbose=False)
+    assert "caf\ufffd" in model.wv
+
+
 def test_a_directory_or_a_foreign_file_is_named(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a directory; give one text file"):
         Word2Vec(corpus_file=str(tmp_path), xp="numpy", verbose=False)
