@@ -27,16 +27,17 @@ def default_corpus() -> str:
 
 
 def _is_binary(path: str, binary: Optional[bool]) -> bool:
+    """The format to write: binary when asked or when the name ends in .bin (or .bin.gz)."""
     if binary is not None:
         return binary
     return path.endswith(".bin") or path.endswith(".bin.gz")
 
 
 def _load_vectors(path: str, binary: Optional[bool]):
-    from .vectors import WordVectors
+    from .vectors import WordVectors, looks_binary
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
-    return WordVectors.load_word2vec_format(path, binary=_is_binary(path, binary))
+    return WordVectors.load_word2vec_format(path, binary=looks_binary(path) if binary is None else binary)
 
 
 def _print_neighbours(wv, words, topn: int) -> None:
@@ -160,11 +161,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
+def _int_from(low: int):
+    """An argparse type: an integer of at least ``low``."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {low}")
+        return value
+    parse.__name__ = "int"          # argparse names the type in its messages
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--workers", "--threads", dest="workers", type=int, default=1,
                    help="processes reading the corpus, and on NumPy training (more than 1 there: faster, "
                         "not bit-reproducible)")
-    t.add_argument("--max-row-updates", type=int, default=64,
+    t.add_argument("--max-row-updates", type=_int_from(0), default=64,
                    help="cap on a row's summed updates per step (0: exact sums)")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--xp", choices=("numpy", "cupy"), default=None, help="overrides GPU=...")
@@ -204,21 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
                                  ("analogy", cmd_analogy, "a : b :: c : ?"),
                                  ("eval", cmd_eval, "analogy accuracy and word-pair similarity")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("vectors", help="word2vec text or binary file (binary if it ends in .bin)")
-        p.add_argument("--binary", action="store_true", default=None)
+        p.add_argument("vectors", help="word2vec text or binary file (the format is told from its content)")
+        p.add_argument("--binary", action="store_true", default=None, help="read as binary, whatever the content")
         if name == "similar":
             p.add_argument("words", nargs="+")
-            p.add_argument("--topn", type=_positive_int, default=10)
+            p.add_argument("--topn", type=_int_from(1), default=10)
         elif name == "analogy":
             p.add_argument("a")
             p.add_argument("b")
             p.add_argument("c")
-            p.add_argument("--topn", type=_positive_int, default=5)
+            p.add_argument("--topn", type=_int_from(1), default=5)
             p.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd")
         else:
             p.add_argument("--analogies", help="questions-words.txt format")
             p.add_argument("--pairs", help="wordsim353.tsv format")
-            p.add_argument("--restrict-vocab", type=_positive_int, default=30000)
+            p.add_argument("--restrict-vocab", type=_int_from(1), default=30000)
             p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
     return parser

@@ -485,11 +485,35 @@ class WordVectors:
             n_words, size = _parse_header(name, header)
             n_read = n_words if limit is None else min(n_words, int(limit))
             reader = _read_binary if binary else _read_text
-            words, vectors = reader(
-                fh, name, len(header), n_words, size, n_read, encoding, unicode_errors
-            )
+            try:
+                words, vectors = reader(
+                    fh, name, len(header), n_words, size, n_read, encoding, unicode_errors
+                )
+            except ValueError as exc:
+                if looks_binary(name) == binary:
+                    raise
+                raise ValueError(f"{exc} (the file looks {'text' if binary else 'binary'}: "
+                                 f"try binary={not binary})") from None
         logger.info("loaded %d vectors of size %d from %s", len(words), size, name)
         return cls(words, vectors)
+
+
+def looks_binary(path: PathLike) -> bool:
+    """Whether a word2vec file is in the binary format, judged from its first vectors.
+
+    The text format is printable UTF-8 after the header; float32 vectors of the
+    binary format hold control bytes or invalid UTF-8 in all but contrived cases.
+    """
+    with _open_read(os.fspath(path)) as fh:
+        fh.readline()
+        body = fh.read(4096)
+    if any(byte < 32 and byte not in b"\t\n\r" for byte in body):
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(body) - 3        # not merely a character cut at the end of the sample
+    return False
 
 
 # ---------------------------------------------------------------------- helpers

@@ -58,6 +58,18 @@ def test_similar_analogy_and_eval(vectors, tmp_path):
     assert -1 <= report["pairs"]["spearman"] <= 1
 
 
+def test_reading_commands_tell_the_format_from_the_content(vectors, tmp_path):
+    _, out = vectors
+    wv = WordVectors.load_word2vec_format(str(out), binary=True)
+    binary_named_oddly, text_named_bin = tmp_path / "vectors.w2v", tmp_path / "text.bin"
+    binary_named_oddly.write_bytes(out.read_bytes())
+    wv.save_word2vec_format(str(text_named_bin), binary=False)
+    answers = [run("similar", str(path), "king", "--topn", "3") for path in (out, binary_named_oddly, text_named_bin)]
+    assert all(a.returncode == 0 for a in answers), [a.stderr for a in answers]
+    assert answers[0].stdout == answers[1].stdout
+    assert answers[0].stdout.split(":")[0] == answers[2].stdout.split(":")[0] == "king"
+
+
 @pytest.mark.parametrize("args,message", [
     (["similar", "missing.bin", "king"], "missing.bin: no such file"),
     (["train", "missing.txt"], "missing.txt: no such file"),

@@ -363,6 +363,15 @@ def test_failed_save_leaves_old_file_and_no_temporary(tmp_path, awkward, monkeyp
     assert [p.name for p in tmp_path.iterdir()] == ["v.bin"]
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_the_wrong_format_gets_a_hint(tmp_path, awkward, binary):
+    path = tmp_path / "v"
+    awkward.save_word2vec_format(path, binary=binary)
+    assert vectors_module.looks_binary(path) == binary
+    with pytest.raises(ValueError, match=f"the file looks {'binary' if binary else 'text'}: try binary={binary}"):
+        WordVectors.load_word2vec_format(path, binary=not binary)
+
+
 def test_save_into_a_missing_directory_names_the_path(tmp_path, awkward):
     path = tmp_path / "missing" / "v.txt"
     with pytest.raises(FileNotFoundError, match=r"missing[/\\]v\.txt: cannot write there") as caught:
