@@ -45,8 +45,25 @@ def _print_neighbours(wv, words, topn: int) -> None:
         print(f"{word}: " + ", ".join(f"{w} {s:.3f}" for w, s in wv.most_similar(word, topn=topn)))
 
 
+def _c_tool_options(args: argparse.Namespace) -> None:
+    """Fold the C tool's -train, -cbow and -binary into the corpus, --sg and --binary, refusing conflicts."""
+    if args.train_file is not None:
+        if args.corpus is not None:
+            raise ValueError(f"two corpora, {args.corpus} and -train {args.train_file}: give one")
+        args.corpus = args.train_file
+    if args.cbow is not None:
+        if args.sg is not None and args.sg != 1 - args.cbow:
+            raise ValueError(f"-cbow {args.cbow} and --sg {args.sg} disagree: give one")
+        args.sg = 1 - args.cbow
+    if args.c_binary is not None:
+        if args.binary and not args.c_binary:
+            raise ValueError("--binary and -binary 0 disagree: give one")
+        args.binary = bool(args.c_binary)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .word2vec import Word2Vec
+    _c_tool_options(args)
     corpus = args.corpus or default_corpus()
     if args.plot:
         _matplotlib()                       # fail before training, not after
@@ -54,7 +71,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if path:
             _check_writable(option, path)
     model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=args.min_count,
-                     max_vocab_size=args.max_vocab_size, sg=args.sg, negative=args.negative,
+                     max_vocab_size=args.max_vocab_size, sg=args.sg or 0, hs=args.hs, negative=args.negative,
                      ns_exponent=args.ns_exponent, sample=args.sample, alpha=args.alpha,
                      min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
@@ -178,23 +195,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train vectors on a corpus (default: the shipped public-domain corpus)")
     t.add_argument("corpus", nargs="?", help="text file, plain or .gz, one sentence per line")
-    t.add_argument("-o", "--output", help="write vectors in word2vec format (binary if it ends in .bin)")
+    t.add_argument("-o", "--output", "-output", help="write vectors in word2vec format (binary if it ends in .bin)")
     t.add_argument("--binary", action="store_true", default=None, help="binary word2vec format")
     t.add_argument("--save-model", help="also save the whole model (.npz) to continue training later")
-    t.add_argument("--size", "--vector-size", dest="size", type=int, default=100)
-    t.add_argument("--window", type=int, default=5)
-    t.add_argument("--min-count", type=int, default=5)
+    t.add_argument("--size", "--vector-size", "-size", dest="size", type=int, default=100)
+    t.add_argument("--window", "-window", type=int, default=5)
+    t.add_argument("--min-count", "-min-count", type=int, default=5)
     t.add_argument("--max-vocab-size", type=int, default=None)
-    t.add_argument("--sg", type=int, default=0, choices=(0, 1), help="1 for skip-gram, 0 for CBOW")
-    t.add_argument("--negative", type=int, default=5)
+    t.add_argument("--sg", type=int, default=None, choices=(0, 1), help="1 for skip-gram, 0 for CBOW (default)")
+    t.add_argument("--negative", "-negative", type=int, default=5)
     t.add_argument("--ns-exponent", type=float, default=0.75)
-    t.add_argument("--sample", type=float, default=1e-3)
-    t.add_argument("--alpha", type=float, default=None)
+    t.add_argument("--sample", "-sample", type=float, default=1e-3)
+    t.add_argument("--alpha", "-alpha", type=float, default=None)
     t.add_argument("--min-alpha", type=float, default=0.0001)
-    t.add_argument("--epochs", "--iter", dest="epochs", type=int, default=5)
+    t.add_argument("--epochs", "--iter", "-iter", dest="epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--sampler", choices=("exclusion", "batched"), default=None)
-    t.add_argument("--workers", "--threads", dest="workers", type=int, default=1,
+    t.add_argument("--workers", "--threads", "-threads", dest="workers", type=int, default=1,
                    help="processes reading the corpus, and on NumPy training (more than 1 there: faster, "
                         "not bit-reproducible)")
     t.add_argument("--max-row-updates", type=_int_from(0), default=64,
@@ -203,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--xp", choices=("numpy", "cupy"), default=None, help="overrides GPU=...")
     t.add_argument("--plot", help="draw the loss curve to this PNG (needs matplotlib)")
     t.add_argument("-q", "--quiet", action="store_true")
+    c_tool = t.add_argument_group("the word2vec C tool's spellings (with -output, -size, -window, -sample, -negative, "
+                                  "-threads, -iter, -min-count, -alpha above)")
+    c_tool.add_argument("-train", dest="train_file", metavar="FILE", help="the corpus")
+    c_tool.add_argument("-cbow", type=int, choices=(0, 1), default=None, help="1 for CBOW, 0 for skip-gram")
+    c_tool.add_argument("-binary", dest="c_binary", type=int, choices=(0, 1), default=None,
+                        help="1: binary vectors, 0: text")
+    c_tool.add_argument("-hs", type=int, default=0, help="0 only: negative sampling, no hierarchical softmax")
     t.set_defaults(func=cmd_train)
 
     for name, func, helptext in (("similar", cmd_similar, "nearest neighbours of words"),

@@ -70,6 +70,18 @@ def test_reading_commands_tell_the_format_from_the_content(vectors, tmp_path):
     assert answers[0].stdout.split(":")[0] == answers[2].stdout.split(":")[0] == "king"
 
 
+def test_the_c_tools_spellings_train_as_ours(vectors, tmp_path):
+    corpus = vectors[0] / "corpus.txt"
+    c_tool, ours = tmp_path / "c.vec", tmp_path / "ours.bin"
+    first = run("train", "-train", str(corpus), "-output", str(c_tool), "-cbow", "0", "-size", "10", "-window", "2",
+                "-negative", "3", "-hs", "0", "-sample", "1e-4", "-threads", "1", "-binary", "1", "-iter", "1",
+                "-min-count", "2", "-alpha", "0.03", "--xp", "numpy", "-q")
+    second = run("train", str(corpus), "-o", str(ours), "--sg", "1", "--size", "10", "--window", "2", "--negative",
+                 "3", "--sample", "1e-4", "--epochs", "1", "--min-count", "2", "--alpha", "0.03", "--xp", "numpy", "-q")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert c_tool.read_bytes() == ours.read_bytes()         # binary (-binary 1) skip-gram (-cbow 0) vectors
+
+
 @pytest.mark.parametrize("args,message", [
     (["similar", "missing.bin", "king"], "missing.bin: no such file"),
     (["train", "missing.txt"], "missing.txt: no such file"),
@@ -82,6 +94,9 @@ def test_reading_commands_tell_the_format_from_the_content(vectors, tmp_path):
     # output paths are checked before training, not after it
     (["train", "{corpus}", "-o", "{tmp}/no-such-dir/v.bin", "--epochs", "1000"], "/no-such-dir does not exist"),
     (["train", "{corpus}", "--save-model", "{tmp}", "--epochs", "1000"], "is a directory; give a file name"),
+    (["train", "-train", "{corpus}", "-cbow", "1", "--sg", "1"], "-cbow 1 and --sg 1 disagree"),
+    (["train", "-train", "{corpus}", "{corpus}"], "two corpora"),
+    (["train", "-train", "{corpus}", "-hs", "1"], "hs=1: hierarchical softmax is not implemented"),
 ])
 def test_errors_are_one_line_and_nonzero(vectors, args, message):
     tmp, out = vectors
