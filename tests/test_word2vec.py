@@ -246,7 +246,7 @@ def test_gensims_four_callback_hooks_run_in_order():
     model.train(SENTENCES, epochs=1, callbacks=[OnlyTrainEnd()])      # replaces the model's, as in gensim
     assert seen == ["only"]
     with pytest.raises(TypeError, match=r"callbacks\[1\]=3 is neither callable nor has any of the methods"):
-        Word2Vec(vector_size=4, callbacks=[OnlyTrainEnd(), 3])
+        Word2Vec(vector_size=4, xp="numpy", callbacks=[OnlyTrainEnd(), 3])
 
 
 @pytest.mark.parametrize("kwargs,message", [
