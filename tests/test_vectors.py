@@ -368,6 +368,9 @@ def test_the_wrong_format_gets_a_hint(tmp_path, awkward, binary):
     path = tmp_path / "v"
     awkward.save_word2vec_format(path, binary=binary)
     assert vectors_module.looks_binary(path) == binary
+    latin1 = tmp_path / "latin1.txt"                       # text in another encoding is still text
+    latin1.write_bytes("1 2\ncaf\xe9 0.5 -1\n".encode("latin-1"))
+    assert not vectors_module.looks_binary(latin1)
     with pytest.raises(ValueError, match=f"the file looks {'binary' if binary else 'text'}: try binary={binary}"):
         WordVectors.load_word2vec_format(path, binary=not binary)
 
