@@ -34,9 +34,12 @@ def _is_binary(path: str, binary: Optional[bool]) -> bool:
 
 
 def _load_vectors(path: str, binary: Optional[bool]):
-    from .vectors import WordVectors, looks_binary
+    """Vectors in the word2vec text or binary format, or GloVe's (text without a header), told by content."""
+    from .vectors import WordVectors, has_header, looks_binary
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
+    if not has_header(path) and not binary:
+        return WordVectors.load_word2vec_format(path, no_header=True)
     return WordVectors.load_word2vec_format(path, binary=looks_binary(path) if binary is None else binary)
 
 
@@ -233,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  ("analogy", cmd_analogy, "a : b :: c : ?"),
                                  ("eval", cmd_eval, "analogy accuracy and word-pair similarity")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("vectors", help="word2vec text or binary file (the format is told from its content)")
+        p.add_argument("vectors", help="word2vec text or binary file, or GloVe's text (told from the content)")
         p.add_argument("--binary", action="store_true", default=None, help="read as binary, whatever the content")
         if name == "similar":
             p.add_argument("words", nargs="+")

@@ -409,7 +409,8 @@ class WordVectors:
 
     # ---------------------------------------------------------------- file I/O
 
-    def save_word2vec_format(self, path: PathLike, binary: bool = False) -> None:
+    def save_word2vec_format(self, path: PathLike, binary: bool = False, fvocab: Optional[PathLike] = None,
+                             write_header: bool = True) -> None:
         """Write the vectors in the word2vec C tool's text or binary format.
 
         The file is written to a temporary file in the same directory and moved into
@@ -424,11 +425,17 @@ class WordVectors:
         binary : bool, optional
             Binary format (word, space, ``H`` little-endian float32, ``\\n``) instead
             of text (numbers printed with ``%.9g``, which round-trips float32 exactly).
+        fvocab : str or os.PathLike, optional
+            Also write the counts, one ``word count`` line per word (gensim's
+            ``fvocab``, the C tool's ``-save-vocab`` layout without ``</s>``).
+        write_header : bool, optional
+            ``False`` leaves out the ``vocab_size vector_size`` line (GloVe's layout).
 
         Raises
         ------
         ValueError
-            When a word is empty or contains whitespace (the format cannot hold it).
+            When a word is empty or contains whitespace (the format cannot hold it),
+            or ``fvocab`` is given but the counts are unknown.
         """
         for word in self.index_to_key:
             if not word or any(ch.isspace() for ch in word):
@@ -436,9 +443,19 @@ class WordVectors:
                     f"word {word!r} cannot be written in word2vec format: "
                     "words must be non-empty and contain no whitespace"
                 )
+        if fvocab is not None and self.counts is None:
+            raise ValueError(f"fvocab={os.fspath(fvocab)!r}: these vectors have no counts to write")
         writer = _write_binary if binary else _write_text
-        gz = os.fspath(path).endswith(".gz")
-        atomic_write(path, lambda fh: writer(fh, self.index_to_key, self._vectors), gz)
+
+        def write(fh: IO[bytes]) -> None:
+            if write_header:
+                fh.write(f"{len(self)} {self.vector_size}\n".encode("ascii"))
+            writer(fh, self.index_to_key, self._vectors)
+
+        atomic_write(path, write, os.fspath(path).endswith(".gz"))
+        if fvocab is not None:
+            lines = "".join(f"{w} {c}\n" for w, c in zip(self.index_to_key, self.counts.tolist()))
+            atomic_write(fvocab, lambda fh: fh.write(lines.encode("utf8")))
 
     @classmethod
     def load_word2vec_format(
@@ -448,6 +465,8 @@ class WordVectors:
         limit: Optional[int] = None,
         encoding: str = "utf8",
         unicode_errors: str = "strict",
+        fvocab: Optional[PathLike] = None,
+        no_header: bool = False,
     ) -> "WordVectors":
         """Read a file in the word2vec C tool's text or binary format.
 
@@ -463,11 +482,17 @@ class WordVectors:
             Encoding of the words.
         unicode_errors : str, optional
             Passed to ``bytes.decode`` (``"strict"``, ``"replace"``, ``"ignore"``).
+        fvocab : str or os.PathLike, optional
+            A ``word count`` file (as :meth:`save_word2vec_format` writes) giving
+            every loaded word's count.
+        no_header : bool, optional
+            A text file without the ``vocab_size vector_size`` line (GloVe's
+            layout): the size is taken from the first line.
 
         Returns
         -------
         WordVectors
-            With ``counts=None``.
+            With the counts of ``fvocab``, else ``counts=None``.
 
         Raises
         ------
@@ -480,9 +505,11 @@ class WordVectors:
         name = os.fspath(path)
         if limit is not None and limit < 0:
             raise ValueError(f"limit={limit} must be >= 0")
+        if no_header and binary:
+            raise ValueError("no_header=True is for the text format (GloVe's), not binary=True")
         with _open_read(name) as fh:
-            header = fh.readline()
-            n_words, size = _parse_header(name, header)
+            header = b"" if no_header else fh.readline()
+            n_words, size = _headerless_shape(name) if no_header else _parse_header(name, header)
             n_read = n_words if limit is None else min(n_words, int(limit))
             reader = _read_binary if binary else _read_text
             try:
@@ -495,7 +522,7 @@ class WordVectors:
                 raise ValueError(f"{exc} (the file looks {'text' if binary else 'binary'}: "
                                  f"try binary={not binary})") from None
         logger.info("loaded %d vectors of size %d from %s", len(words), size, name)
-        return cls(words, vectors)
+        return cls(words, vectors, counts=None if fvocab is None else _read_counts(os.fspath(fvocab), words))
 
 
 def looks_binary(path: PathLike) -> bool:
@@ -573,6 +600,40 @@ def _add_word(name: str, where: str, word: str, key_to_index: dict[str, int], wo
     words.append(word)
 
 
+def has_header(path: PathLike) -> bool:
+    """Whether a word2vec file starts with the ``vocab_size vector_size`` line (GloVe's files do not)."""
+    with _open_read(os.fspath(path)) as fh:
+        fields = fh.readline().split()
+    return len(fields) == 2 and all(f.isdigit() for f in fields)
+
+
+def _headerless_shape(name: str) -> tuple[int, int]:
+    """``(lines, numbers per line)`` of a text file without a header: one pass to count its lines."""
+    with _open_read(name) as fh:
+        first = fh.readline()
+        size = len(first.split()) - 1
+        if size < 1:
+            raise ValueError(f"{name} line 1: expected a word and its numbers, found {first[:80]!r}")
+        return 1 + sum(1 for raw in fh if raw.strip()), size
+
+
+def _read_counts(name: str, words: list[str]) -> np.ndarray:
+    """The count of each of ``words`` from a ``word count`` file."""
+    counts: dict[str, int] = {}
+    with _open_read(name) as fh:
+        for line_no, raw in enumerate(fh, 1):
+            fields = raw.decode("utf8").split()
+            if not fields:
+                continue
+            if len(fields) != 2 or not fields[1].isdigit():
+                raise ValueError(f"{name} line {line_no}: expected 'word count', found {raw[:80]!r}")
+            counts[fields[0]] = int(fields[1])
+    missing = next((w for w in words if w not in counts), None)
+    if missing is not None:
+        raise ValueError(f"{name}: no count for the word {missing!r}")
+    return np.array([counts[w] for w in words], dtype=np.int64)
+
+
 def _read_text(
     fh: IO[bytes], name: str, offset: int, n_words: int, size: int, n_read: int,
     encoding: str, unicode_errors: str,
@@ -580,7 +641,7 @@ def _read_text(
     words: list[str] = []
     seen: dict[str, int] = {}
     vectors = np.empty((n_read, size), dtype=np.float32)
-    line_no = 1
+    line_no = 1 if offset else 0                # the lines before the first vector: the header's
     for raw in fh:
         line_no += 1
         if len(words) == n_read:
@@ -724,7 +785,6 @@ def _read_binary(
 
 def _write_text(fh: IO[bytes], words: Sequence[str], vectors: np.ndarray) -> None:
     n, size = vectors.shape
-    fh.write(f"{n} {size}\n".encode("ascii"))
     fmt = " ".join(["%.9g"] * size)  # 9 significant digits round-trip every float32
     for start in range(0, n, 4096):
         rows = vectors[start : start + 4096].tolist()
@@ -735,10 +795,8 @@ def _write_text(fh: IO[bytes], words: Sequence[str], vectors: np.ndarray) -> Non
 
 
 def _write_binary(fh: IO[bytes], words: Sequence[str], vectors: np.ndarray) -> None:
-    n, size = vectors.shape
-    fh.write(f"{n} {size}\n".encode("ascii"))
     little = np.ascontiguousarray(vectors, dtype="<f4")
-    for start in range(0, n, 4096):
+    for start in range(0, len(words), 4096):
         parts = []
         for word, row in zip(words[start : start + 4096], little[start : start + 4096]):
             parts += [word.encode("utf8"), b" ", row.tobytes(), b"\n"]  # \n as the C tool

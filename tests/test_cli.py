@@ -68,6 +68,10 @@ def test_reading_commands_tell_the_format_from_the_content(vectors, tmp_path):
     assert all(a.returncode == 0 for a in answers), [a.stderr for a in answers]
     assert answers[0].stdout == answers[1].stdout
     assert answers[0].stdout.split(":")[0] == answers[2].stdout.split(":")[0] == "king"
+    glove = tmp_path / "glove.6B.10d.txt"                  # GloVe's text: no header line
+    wv.save_word2vec_format(str(glove), write_header=False)
+    answer = run("similar", str(glove), "king", "--topn", "3")
+    assert answer.returncode == 0 and answer.stdout.startswith("king: "), answer.stderr
 
 
 def test_the_c_tools_spellings_train_as_ours(vectors, tmp_path):

@@ -375,6 +375,37 @@ def test_the_wrong_format_gets_a_hint(tmp_path, awkward, binary):
         WordVectors.load_word2vec_format(path, binary=not binary)
 
 
+def test_headerless_text_round_trip_and_line_numbers(tmp_path, awkward):
+    path = tmp_path / "glove.txt"
+    awkward.save_word2vec_format(path, write_header=False)
+    assert not vectors_module.has_header(path) and path.read_bytes().startswith("café ".encode())
+    back = WordVectors.load_word2vec_format(path, no_header=True)
+    assert back.index_to_key == UNICODE_WORDS
+    np.testing.assert_array_equal(back.vectors, awkward.vectors)
+    assert WordVectors.load_word2vec_format(path, no_header=True, limit=2).index_to_key == UNICODE_WORDS[:2]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a 1 2\nb 3 4\nc 5\n")
+    with pytest.raises(ValueError, match="bad.txt line 3: expected 2 numbers, found 1"):   # line 1 is a vector
+        WordVectors.load_word2vec_format(bad, no_header=True)
+    with pytest.raises(ValueError, match="no_header=True is for the text format"):
+        WordVectors.load_word2vec_format(bad, no_header=True, binary=True)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_counts_travel_in_an_fvocab_file(tmp_path, awkward, binary):
+    counted = WordVectors(UNICODE_WORDS, awkward.vectors, counts=np.arange(60, 0, -10))
+    path, vocab = tmp_path / "v", tmp_path / "vocab.txt"
+    counted.save_word2vec_format(path, binary=binary, fvocab=vocab)
+    assert vocab.read_text(encoding="utf8").splitlines()[:2] == ["café 60", "naïve 50"]
+    back = WordVectors.load_word2vec_format(path, binary=binary, fvocab=vocab)
+    np.testing.assert_array_equal(back.counts, counted.counts)
+    vocab.write_text("café 60\n", encoding="utf8")
+    with pytest.raises(ValueError, match="vocab.txt: no count for the word 'naïve'"):
+        WordVectors.load_word2vec_format(path, binary=binary, fvocab=vocab)
+    with pytest.raises(ValueError, match="these vectors have no counts to write"):
+        awkward.save_word2vec_format(tmp_path / "w", fvocab=tmp_path / "w.vocab")
+
+
 def test_save_into_a_missing_directory_names_the_path(tmp_path, awkward):
     path = tmp_path / "missing" / "v.txt"
     with pytest.raises(FileNotFoundError, match=r"missing[/\\]v\.txt: cannot write there") as caught:
@@ -514,6 +545,19 @@ def test_we_read_gensims_files(tmp_path, awkward, gensim_kv, binary):
     back = WordVectors.load_word2vec_format(path, binary=binary)
     assert back.index_to_key == UNICODE_WORDS
     np.testing.assert_array_equal(back.vectors, awkward.vectors)
+
+
+def test_gensim_reads_our_headerless_files_and_counts(tmp_path, awkward, gensim_kv):
+    counted = WordVectors(UNICODE_WORDS, awkward.vectors, counts=np.arange(60, 0, -10))
+    counted.save_word2vec_format(tmp_path / "glove.txt", write_header=False, fvocab=tmp_path / "vocab.txt")
+    kv = gensim_kv.load_word2vec_format(str(tmp_path / "glove.txt"), no_header=True,
+                                        fvocab=str(tmp_path / "vocab.txt"))
+    assert kv.index_to_key == UNICODE_WORDS
+    np.testing.assert_array_equal(kv.vectors, awkward.vectors)
+    assert [kv.get_vecattr(w, "count") for w in UNICODE_WORDS] == counted.counts.tolist()
+    kv.save_word2vec_format(str(tmp_path / "theirs.bin"), binary=True, fvocab=str(tmp_path / "theirs.vocab"))
+    back = WordVectors.load_word2vec_format(tmp_path / "theirs.bin", binary=True, fvocab=tmp_path / "theirs.vocab")
+    assert back.counts.tolist() == counted.counts.tolist()
 
 
 def test_queries_agree_with_gensim(gensim_kv):
