@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nsw2v import Word2Vec, backend
+from nsw2v import Word2Vec, backend, word2vec
 from nsw2v.word2vec import _plan_chunk
 from conftest import chi2_critical, chi2_statistic, data_file
 
@@ -180,6 +180,15 @@ def test_save_load_continue(tmp_path):
     np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)   # continuing is deterministic too
     assert loaded.epochs_trained == 2
     assert loaded.epoch_losses == pytest.approx(model.epoch_losses)   # the loaded history is not counted twice
+
+
+def test_the_default_batch_leaves_a_small_corpus_256_steps_an_epoch(monkeypatch):
+    monkeypatch.setitem(word2vec.DEFAULT_BATCH, "numpy", 16384)     # CuPy's default, on NumPy
+    kw = dict(vector_size=4, min_count=1, epochs=1, xp="numpy", verbose=False)
+    big = [s for s in SENTENCES for _ in range(1000)]                 # 380,000 words
+    assert Word2Vec(big, **kw).batch_size == 380_000 // 256 == 1484
+    assert Word2Vec(SENTENCES, **kw).batch_size == 256                # never below 256
+    assert Word2Vec(big, batch_size=16384, **kw).batch_size == 16384  # an explicit batch stands
 
 
 def test_gensims_build_vocab_then_train_idiom():
