@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from nsw2v import backend
 from nsw2v.layers import SparseGrad
 from nsw2v.models import CBOW, SkipGram
 from nsw2v.optimizers import SGD, Adam

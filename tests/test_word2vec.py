@@ -4,7 +4,7 @@ import pytest
 
 from nsw2v import Word2Vec, backend, word2vec
 from nsw2v.word2vec import _plan_chunk
-from conftest import chi2_critical, chi2_statistic, data_file
+from conftest import chi2_critical, chi2_statistic
 
 SENTENCES = [["a", "b", "c", "d", "e", "f", "g"], ["h", "i", "j"], ["k", "l", "m", "n", "o", "p", "q", "r", "s"]] * 20
 
