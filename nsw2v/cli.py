@@ -65,12 +65,14 @@ def _c_tool_options(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .vectors import save_counts
     from .word2vec import Word2Vec
     _c_tool_options(args)
     corpus = args.corpus or default_corpus()
     if args.plot:
         _matplotlib()                       # fail before training, not after
-    for option, path in (("-o", args.output), ("--save-model", args.save_model), ("--plot", args.plot)):
+    for option, path in (("-o", args.output), ("--save-model", args.save_model), ("--save-vocab", args.save_vocab),
+                         ("--plot", args.plot)):
         if path:
             _check_writable(option, path)
     model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=args.min_count,
@@ -86,6 +88,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"wrote {len(wv)} vectors of size {wv.vector_size} to {args.output}", file=sys.stderr)
     if args.save_model:
         model.save(args.save_model)
+    if args.save_vocab:
+        save_counts(args.save_vocab, wv.index_to_key, wv.counts)
     if args.plot:
         _plot_loss(model, args.plot)
     if args.corpus is None:
@@ -201,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", "-output", help="write vectors in word2vec format (binary if it ends in .bin)")
     t.add_argument("--binary", action="store_true", default=None, help="binary word2vec format")
     t.add_argument("--save-model", help="also save the whole model (.npz) to continue training later")
+    t.add_argument("--save-vocab", "-save-vocab", help="also write the vocabulary, one 'word count' line per word")
     t.add_argument("--size", "--vector-size", "-size", dest="size", type=int, default=100)
     t.add_argument("--window", "-window", type=int, default=5)
     t.add_argument("--min-count", "-min-count", type=int, default=5)
@@ -224,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--plot", help="draw the loss curve to this PNG (needs matplotlib)")
     t.add_argument("-q", "--quiet", action="store_true")
     c_tool = t.add_argument_group("the word2vec C tool's spellings (with -output, -size, -window, -sample, -negative, "
-                                  "-threads, -iter, -min-count, -alpha above)")
+                                  "-threads, -iter, -min-count, -alpha, -save-vocab above)")
     c_tool.add_argument("-train", dest="train_file", metavar="FILE", help="the corpus")
     c_tool.add_argument("-cbow", type=int, choices=(0, 1), default=None, help="1 for CBOW, 0 for skip-gram")
     c_tool.add_argument("-binary", dest="c_binary", type=int, choices=(0, 1), default=None,

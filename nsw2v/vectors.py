@@ -454,8 +454,7 @@ class WordVectors:
 
         atomic_write(path, write, os.fspath(path).endswith(".gz"))
         if fvocab is not None:
-            lines = "".join(f"{w} {c}\n" for w, c in zip(self.index_to_key, self.counts.tolist()))
-            atomic_write(fvocab, lambda fh: fh.write(lines.encode("utf8")))
+            save_counts(fvocab, self.index_to_key, self.counts)
 
     @classmethod
     def load_word2vec_format(
@@ -598,6 +597,12 @@ def _add_word(name: str, where: str, word: str, key_to_index: dict[str, int], wo
         )
     key_to_index[word] = len(words)
     words.append(word)
+
+
+def save_counts(path: PathLike, words: Sequence[str], counts: np.ndarray) -> None:
+    """Write ``word count`` lines (gensim's ``fvocab``; the C tool's ``-save-vocab`` without ``</s>``)."""
+    lines = "".join(f"{w} {c}\n" for w, c in zip(words, np.asarray(counts).tolist()))
+    atomic_write(path, lambda fh: fh.write(lines.encode("utf8")))
 
 
 def has_header(path: PathLike) -> bool:

@@ -78,11 +78,13 @@ def test_the_c_tools_spellings_train_as_ours(vectors, tmp_path):
     c_tool, ours = tmp_path / "c.vec", tmp_path / "ours.bin"
     first = run("train", "-train", str(corpus), "-output", str(c_tool), "-cbow", "0", "-size", "10", "-window", "2",
                 "-negative", "3", "-hs", "0", "-sample", "1e-4", "-threads", "1", "-binary", "1", "-iter", "1",
-                "-min-count", "2", "-alpha", "0.03", "--xp", "numpy", "-q")
+                "-min-count", "2", "-alpha", "0.03", "-save-vocab", str(tmp_path / "vocab.txt"), "--xp", "numpy", "-q")
     second = run("train", str(corpus), "-o", str(ours), "--sg", "1", "--size", "10", "--window", "2", "--negative",
                  "3", "--sample", "1e-4", "--epochs", "1", "--min-count", "2", "--alpha", "0.03", "--xp", "numpy", "-q")
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert c_tool.read_bytes() == ours.read_bytes()         # binary (-binary 1) skip-gram (-cbow 0) vectors
+    vocab = dict(line.split() for line in (tmp_path / "vocab.txt").read_text().splitlines())
+    assert vocab["the"] == str(CORPUS.split().count("the")) and len(vocab) == len(set(CORPUS.split()))
 
 
 @pytest.mark.parametrize("args,message", [
