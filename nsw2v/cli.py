@@ -49,7 +49,7 @@ def _print_neighbours(wv, words, topn: int) -> None:
 
 
 def _c_tool_options(args: argparse.Namespace) -> None:
-    """Fold the C tool's -train, -cbow and -binary into the corpus, --sg and --binary, refusing conflicts."""
+    """Fold the C tool's -train, -output, -cbow and -binary into ours, refusing conflicts."""
     if args.train_file is not None:
         if args.corpus is not None:
             raise ValueError(f"two corpora, {args.corpus} and -train {args.train_file}: give one")
@@ -62,6 +62,11 @@ def _c_tool_options(args: argparse.Namespace) -> None:
         if args.binary and not args.c_binary:
             raise ValueError("--binary and -binary 0 disagree: give one")
         args.binary = bool(args.c_binary)
+    if args.c_output is not None:
+        if args.output is not None:
+            raise ValueError(f"two outputs, -o {args.output} and -output {args.c_output}: give one")
+        args.output = args.c_output
+        args.binary = bool(args.binary)     # as the C tool: text unless -binary 1, whatever the name
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -202,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train vectors on a corpus (default: the shipped public-domain corpus)")
     t.add_argument("corpus", nargs="?", help="text file, plain or .gz, one sentence per line")
-    t.add_argument("-o", "--output", "-output", help="write vectors in word2vec format (binary if it ends in .bin)")
+    t.add_argument("-o", "--output", help="write vectors in word2vec format (binary if it ends in .bin)")
     t.add_argument("--binary", action="store_true", default=None, help="binary word2vec format")
     t.add_argument("--save-model", help="also save the whole model (.npz) to continue training later")
     t.add_argument("--save-vocab", "-save-vocab", help="also write the vocabulary, one 'word count' line per word")
@@ -228,9 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--xp", choices=("numpy", "cupy"), default=None, help="overrides GPU=...")
     t.add_argument("--plot", help="draw the loss curve to this PNG (needs matplotlib)")
     t.add_argument("-q", "--quiet", action="store_true")
-    c_tool = t.add_argument_group("the word2vec C tool's spellings (with -output, -size, -window, -sample, -negative, "
+    c_tool = t.add_argument_group("the word2vec C tool's spellings (with -size, -window, -sample, -negative, "
                                   "-threads, -iter, -min-count, -alpha, -save-vocab above)")
     c_tool.add_argument("-train", dest="train_file", metavar="FILE", help="the corpus")
+    c_tool.add_argument("-output", dest="c_output", metavar="FILE", help="the vectors: text unless -binary 1")
     c_tool.add_argument("-cbow", type=int, choices=(0, 1), default=None, help="1 for CBOW, 0 for skip-gram")
     c_tool.add_argument("-binary", dest="c_binary", type=int, choices=(0, 1), default=None,
                         help="1: binary vectors, 0: text")

@@ -40,9 +40,11 @@ _OTHER_MAGIC = ((b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip
 
 
 def is_gzip(path: PathLike, head: bytes) -> bool:
-    """Whether the file whose first bytes are ``head`` is gzip; ``ValueError`` for another compression."""
+    """Whether the file whose first (ten) bytes are ``head`` is gzip; ``ValueError`` for another compression."""
     for magic, kind in _OTHER_MAGIC:
-        if head.startswith(magic) and (kind != "bzip2" or head[3:4].isdigit()):     # bzip2: "BZh1" to "BZh9"
+        # bzip2: "BZh1" to "BZh9", then a block's or the end's magic (text starting "BZh1" is text)
+        if head.startswith(magic) and (kind != "bzip2" or (head[3:4].isdigit()
+                                                           and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90"))):
             raise ValueError(f"{os.fspath(path)}: a {kind}-compressed file; nsw2v reads plain or gzip text "
                              "(decompress it, or recompress it with gzip)")
     return head.startswith(_GZIP_MAGIC)
@@ -74,7 +76,7 @@ def open_text(path: PathLike) -> io.TextIOBase:
         The file is compressed another way (bzip2, xz, zip, zstd, 7z).
     """
     with open(path, "rb") as raw:
-        head = raw.read(8)
+        head = raw.read(10)
     if is_gzip(path, head):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return open(path, "rt", encoding="utf-8", errors="replace")

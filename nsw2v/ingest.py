@@ -62,7 +62,7 @@ def read_bytes(path: str, limit: Optional[int] = None) -> np.ndarray:
     Raises :class:`Unsupported` when the text is longer than ``limit`` bytes.
     """
     with open(path, "rb") as fh:
-        gzipped = is_gzip(path, fh.read(8))
+        gzipped = is_gzip(path, fh.read(10))
         fh.seek(0)
         data = _gunzip(path, fh.read(), limit) if gzipped else fh.read(-1 if limit is None else limit + 1)
     if limit is not None and len(data) > limit:

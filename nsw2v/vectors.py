@@ -330,7 +330,10 @@ class WordVectors:
         return 1.0 - self.similarity(w1, w2)
 
     def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
-        """Cosine of the means of two sets of words' vectors (as gensim: the raw vectors, not unit ones)."""
+        """Cosine of the means of two sets of words' vectors (as gensim: the raw vectors, not unit ones).
+
+        An unknown word raises ``KeyError`` (gensim leaves it out), an empty set ``ValueError``.
+        """
         if not len(ws1) or not len(ws2):
             raise ValueError("n_similarity needs at least one word on each side")
         means = [self[list(ws)].mean(axis=0, dtype=np.float32) for ws in (ws1, ws2)]
@@ -445,6 +448,8 @@ class WordVectors:
                 )
         if fvocab is not None and self.counts is None:
             raise ValueError(f"fvocab={os.fspath(fvocab)!r}: these vectors have no counts to write")
+        if binary and not write_header:
+            raise ValueError("write_header=False is for the text format (GloVe's): a binary file needs its header")
         writer = _write_binary if binary else _write_text
 
         def write(fh: IO[bytes]) -> None:
@@ -508,7 +513,7 @@ class WordVectors:
             raise ValueError("no_header=True is for the text format (GloVe's), not binary=True")
         with _open_read(name) as fh:
             header = b"" if no_header else fh.readline()
-            n_words, size = _headerless_shape(name) if no_header else _parse_header(name, header)
+            n_words, size = _headerless_shape(name, limit) if no_header else _parse_header(name, header)
             n_read = n_words if limit is None else min(n_words, int(limit))
             reader = _read_binary if binary else _read_text
             try:
@@ -521,20 +526,46 @@ class WordVectors:
                 raise ValueError(f"{exc} (the file looks {'text' if binary else 'binary'}: "
                                  f"try binary={not binary})") from None
         logger.info("loaded %d vectors of size %d from %s", len(words), size, name)
-        return cls(words, vectors, counts=None if fvocab is None else _read_counts(os.fspath(fvocab), words))
+        counts = None if fvocab is None else _read_counts(os.fspath(fvocab), words, encoding, unicode_errors)
+        return cls(words, vectors, counts=counts)
 
 
 def looks_binary(path: PathLike) -> bool:
-    """Whether a word2vec file is in the binary format, judged from the bytes after its header.
+    """Whether a word2vec file is in the binary format, judged from its first vector.
 
-    The text format has no control characters but tab, CR and LF (whatever its
-    encoding); the float32 values of the binary format hold some in all but
-    contrived cases (about one mantissa byte in nine is below 32).
+    In the text format the line after the header is a word and ``vector_size``
+    numbers; a binary record (word, space, raw float32) is not, but for a few
+    bytes in billions. A file without a header (GloVe's) is text.
     """
     with _open_read(os.fspath(path)) as fh:
-        fh.readline()
-        body = fh.read(4096)
-    return any(byte < 32 and byte not in b"\t\n\r" for byte in body)
+        header = fh.readline()
+        if not has_header(header):
+            return False
+        size = int(header.split()[1])
+        fields = fh.readline(1 << 20).split()
+    if not fields:                      # no vector at all: either format reads it
+        return False
+    return not (len(fields) == size + 1 and all(_is_number(f.decode("latin-1")) for f in fields[1:]))
+
+
+def save_counts(path: PathLike, words: Sequence[str], counts: np.ndarray) -> None:
+    """Write ``word count`` lines (gensim's ``fvocab``; the C tool's ``-save-vocab`` without ``</s>``);
+    gzip-compressed when the name ends in ``.gz``."""
+    lines = "".join(f"{w} {c}\n" for w, c in zip(words, np.asarray(counts).tolist()))
+    atomic_write(path, lambda fh: fh.write(lines.encode("utf8")), os.fspath(path).endswith(".gz"))
+
+
+def has_header(source: Union[PathLike, bytes]) -> bool:
+    """Whether a word2vec file (or its first line, as bytes) starts with ``vocab_size vector_size``
+    (GloVe's files do not)."""
+    if not isinstance(source, bytes):
+        with _open_read(os.fspath(source)) as fh:
+            source = fh.readline()
+    try:
+        _parse_header("", source)
+    except ValueError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------- helpers
@@ -560,7 +591,7 @@ def _open_read(name: str) -> IO[bytes]:
     """Open `name` for binary reading, decompressing it when it starts with gzip's magic."""
     fh = open(name, "rb")
     try:
-        gzipped = is_gzip(name, fh.read(8))
+        gzipped = is_gzip(name, fh.read(10))
         fh.seek(0)
     except BaseException:
         fh.close()
@@ -599,35 +630,31 @@ def _add_word(name: str, where: str, word: str, key_to_index: dict[str, int], wo
     words.append(word)
 
 
-def save_counts(path: PathLike, words: Sequence[str], counts: np.ndarray) -> None:
-    """Write ``word count`` lines (gensim's ``fvocab``; the C tool's ``-save-vocab`` without ``</s>``)."""
-    lines = "".join(f"{w} {c}\n" for w, c in zip(words, np.asarray(counts).tolist()))
-    atomic_write(path, lambda fh: fh.write(lines.encode("utf8")))
-
-
-def has_header(path: PathLike) -> bool:
-    """Whether a word2vec file starts with the ``vocab_size vector_size`` line (GloVe's files do not)."""
-    with _open_read(os.fspath(path)) as fh:
-        fields = fh.readline().split()
-    return len(fields) == 2 and all(f.isdigit() for f in fields)
-
-
-def _headerless_shape(name: str) -> tuple[int, int]:
-    """``(lines, numbers per line)`` of a text file without a header: one pass to count its lines."""
+def _headerless_shape(name: str, limit: Optional[int]) -> tuple[int, int]:
+    """``(lines, numbers per line)`` of a text file without a header, its lines counted up to one past
+    ``limit`` (enough for the reader to stop there)."""
     with _open_read(name) as fh:
         first = fh.readline()
         size = len(first.split()) - 1
         if size < 1:
             raise ValueError(f"{name} line 1: expected a word and its numbers, found {first[:80]!r}")
-        return 1 + sum(1 for raw in fh if raw.strip()), size
+        lines = 1
+        for raw in fh:
+            if limit is not None and lines > limit:
+                break
+            lines += bool(raw.strip())
+        return lines, size
 
 
-def _read_counts(name: str, words: list[str]) -> np.ndarray:
+def _read_counts(name: str, words: list[str], encoding: str, unicode_errors: str) -> np.ndarray:
     """The count of each of ``words`` from a ``word count`` file."""
     counts: dict[str, int] = {}
     with _open_read(name) as fh:
         for line_no, raw in enumerate(fh, 1):
-            fields = raw.decode("utf8").split()
+            try:
+                fields = raw.decode(encoding, errors=unicode_errors).split()
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{name} line {line_no}: cannot decode as {encoding}: {exc}") from None
             if not fields:
                 continue
             if len(fields) != 2 or not fields[1].isdigit():

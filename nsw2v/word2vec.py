@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import warnings
+import zipfile
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 import numpy as np
@@ -98,6 +99,8 @@ class Word2Vec:
         gensim's callbacks: objects with any of ``on_train_begin``,
         ``on_epoch_begin``, ``on_epoch_end``, ``on_train_end`` (each called with
         the model), or plain callables ``f(model)``, called at each epoch's end.
+        As in gensim they run in the training this constructor starts; a later
+        :meth:`train` runs those given to it.
     """
 
     def __init__(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
@@ -133,6 +136,7 @@ class Word2Vec:
         self.workers = workers
         self.verbose = verbose
         self.callbacks = _checked_callbacks(callbacks)
+        self._running: list = []                # the callbacks of the training under way
         self._validate()
         self.vocab: Optional[Vocab] = None
         self.W_in = self.W_out = None
@@ -147,7 +151,7 @@ class Word2Vec:
             raise ValueError("give sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
             self.build_vocab(sentences, corpus_file=corpus_file)
-            self.train(sentences, corpus_file=corpus_file)
+            self.train(sentences, corpus_file=corpus_file, callbacks=self.callbacks)
 
     def _validate(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -187,7 +191,7 @@ class Word2Vec:
     # ------------------------------------------------------------------ vocabulary
     def _corpus(self, sentences: Optional[Iterable[List[str]]], corpus_file: Optional[str]):
         if (sentences is None) == (corpus_file is None):
-            raise ValueError("give exactly one of sentences or corpus_file")
+            raise ValueError("give exactly one of corpus_iterable (sentences) or corpus_file")
         if corpus_file is not None:
             if os.path.isdir(corpus_file):
                 raise IsADirectoryError(f"{corpus_file}: is a directory; give one text file")
@@ -195,8 +199,8 @@ class Word2Vec:
                 raise FileNotFoundError(f"{corpus_file}: no such file")
             return LineSentence(corpus_file, self.max_sentence_length), str(corpus_file)
         if iter(sentences) is sentences:
-            raise TypeError("sentences must be re-iterable (a list or a class with __iter__), "
-                            "not a one-shot generator: it is read once per epoch")
+            raise TypeError("the corpus (sentences, corpus_iterable) must be re-iterable (a list or a class with "
+                            "__iter__), not a one-shot generator: it is read once per epoch")
         return _Pieces(sentences, self.max_sentence_length), "sentences"
 
     def build_vocab(self, corpus_iterable: Optional[Iterable[List[str]]] = None,
@@ -212,7 +216,7 @@ class Word2Vec:
         else:
             self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
                                      source=source)
-        broken = [word for word in self.vocab.index_to_key if "\ufffd" in word]
+        broken = [word for word in self.vocab.index_to_key if "\ufffd" in word] if corpus_file is not None else []
         if broken:      # LineSentence reads bytes that are not UTF-8 as U+FFFD
             warnings.warn(f"{source}: {len(broken)} of the vocabulary's words hold U+FFFD, the mark of bytes that "
                           f"are not UTF-8 (the first: {broken[0]!r}); the file is read as UTF-8", stacklevel=2)
@@ -264,14 +268,13 @@ class Word2Vec:
         (sentences) or ``total_words`` (tokens, in vocabulary or not) give the
         size of one pass when it is not the corpus the vocabulary was built on
         (``model.corpus_count``, ``model.corpus_total_words``); without them, one
-        pass is taken to hold the vocabulary's words. ``callbacks``, when
-        given, replace the model's (as in gensim). Returns the model.
+        pass is taken to hold the vocabulary's words. ``callbacks`` run in this
+        call only (as in gensim). Returns the model.
         """
         if self.vocab is None:
             raise RuntimeError("call build_vocab() before train(), or pass the corpus to Word2Vec(...)")
         corpus, source = self._corpus(corpus_iterable, corpus_file)
-        if callbacks is not None:
-            self.callbacks = _checked_callbacks(callbacks)
+        self._running = _checked_callbacks(callbacks or ())
         encoded = None
         if corpus_file is not None and self._encoded is not None and self._encoded[0] == _file_key(corpus_file):
             encoded = self._encoded[1]
@@ -332,8 +335,8 @@ class Word2Vec:
         return self
 
     def _hook(self, name: str) -> None:
-        """Call each callback's ``name`` method; plain callables run at epochs' ends."""
-        for callback in self.callbacks:
+        """Call each of this training's callbacks' ``name`` method; plain callables run at epochs' ends."""
+        for callback in self._running:
             method = getattr(callback, name, None)
             if method is None and name == "on_epoch_end" and not _has_hook(callback):
                 method = callback
@@ -343,8 +346,8 @@ class Word2Vec:
     def _pass_words(self, total_examples: Optional[int], total_words: Optional[int]) -> float:
         """In-vocabulary words in one pass of the corpus being trained on: the learning rate's scale."""
         vocab = self.vocab
-        for name, given, counted in (("total_words", total_words, vocab.raw_words),
-                                     ("total_examples", total_examples, vocab.sentences_seen)):
+        for name, given, counted in (("total_examples", total_examples, vocab.sentences_seen),   # gensim's order
+                                     ("total_words", total_words, vocab.raw_words)):
             if given is None:
                 continue
             if given < 1:
@@ -417,7 +420,7 @@ class Word2Vec:
             raise FileNotFoundError(f"{path}: no such file")
         try:
             data = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError):     # a pickle (a gensim model), or not NumPy's at all
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile):    # a pickle (gensim's), a cut file, not NumPy's
             data = None
         if not (isinstance(data, np.lib.npyio.NpzFile) and "state" in data.files):
             if isinstance(data, np.lib.npyio.NpzFile):

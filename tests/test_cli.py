@@ -9,6 +9,7 @@ import time
 import pytest
 
 from nsw2v import WordVectors, backend
+from nsw2v import vectors as vectors_module
 
 CORPUS = ("the king rules the land and the queen rules the land . "
           "a man walks the dog and a woman walks the cat .\n") * 300
@@ -83,6 +84,10 @@ def test_the_c_tools_spellings_train_as_ours(vectors, tmp_path):
                  "3", "--sample", "1e-4", "--epochs", "1", "--min-count", "2", "--alpha", "0.03", "--xp", "numpy", "-q")
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert c_tool.read_bytes() == ours.read_bytes()         # binary (-binary 1) skip-gram (-cbow 0) vectors
+    text = tmp_path / "c.bin"                              # the C tool's -output: text unless -binary 1
+    assert run("train", "-train", str(corpus), "-output", str(text), "-size", "10", "-iter", "1", "-min-count", "2",
+               "--xp", "numpy", "-q").returncode == 0
+    assert not vectors_module.looks_binary(text)
     vocab = dict(line.split() for line in (tmp_path / "vocab.txt").read_text().splitlines())
     assert vocab["the"] == str(CORPUS.split().count("the")) and len(vocab) == len(set(CORPUS.split()))
 
@@ -97,7 +102,7 @@ def test_the_c_tools_spellings_train_as_ours(vectors, tmp_path):
     (["train", "{corpus}", "--negative", "30", "--sampler", "exclusion", "--min-count", "2"],
      "negative=30 must be less than the vocabulary size"),
     # output paths are checked before training, not after it
-    (["train", "{corpus}", "-o", "{tmp}/no-such-dir/v.bin", "--epochs", "1000"], "/no-such-dir does not exist"),
+    (["train", "{corpus}", "-o", "{tmp}/no-such-dir/v.bin", "--epochs", "1000"], "no-such-dir does not exist"),
     (["train", "{corpus}", "--save-model", "{tmp}", "--epochs", "1000"], "is a directory; give a file name"),
     (["train", "-train", "{corpus}", "-cbow", "1", "--sg", "1"], "-cbow 1 and --sg 1 disagree"),
     (["train", "-train", "{corpus}", "{corpus}"], "two corpora"),

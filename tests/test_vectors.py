@@ -371,6 +371,19 @@ def test_the_wrong_format_gets_a_hint(tmp_path, awkward, binary):
     latin1 = tmp_path / "latin1.txt"                       # text in another encoding is still text
     latin1.write_bytes("1 2\ncaf\xe9 0.5 -1\n".encode("latin-1"))
     assert not vectors_module.looks_binary(latin1)
+
+
+def test_the_format_is_told_from_the_first_record(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(200):                                   # small binary files: raw floats, rarely a control byte
+        wv = WordVectors(["a", "b", "c"], rng.standard_normal((3, 4)).astype(np.float32))
+        for binary in (False, True):
+            path = tmp_path / f"v{i}{binary}"
+            wv.save_word2vec_format(path, binary=binary)
+            assert vectors_module.looks_binary(path) == binary, (i, binary)
+    odd = WordVectors(["a\x01b", "b"], np.ones((2, 3), dtype=np.float32))   # a control byte in a text word
+    odd.save_word2vec_format(tmp_path / "odd.txt")
+    assert not vectors_module.looks_binary(tmp_path / "odd.txt")
     with pytest.raises(ValueError, match=f"the file looks {'binary' if binary else 'text'}: try binary={binary}"):
         WordVectors.load_word2vec_format(path, binary=not binary)
 
@@ -404,6 +417,13 @@ def test_counts_travel_in_an_fvocab_file(tmp_path, awkward, binary):
         WordVectors.load_word2vec_format(path, binary=binary, fvocab=vocab)
     with pytest.raises(ValueError, match="these vectors have no counts to write"):
         awkward.save_word2vec_format(tmp_path / "w", fvocab=tmp_path / "w.vocab")
+    counted.save_word2vec_format(path, fvocab=tmp_path / "vocab.txt.gz")                 # .gz: compressed
+    assert gzip.decompress((tmp_path / "vocab.txt.gz").read_bytes()).startswith("café 60\n".encode())
+    (tmp_path / "latin1.vocab").write_bytes("caf\xe9 60\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="latin1.vocab line 1: cannot decode as utf8"):
+        WordVectors.load_word2vec_format(path, fvocab=tmp_path / "latin1.vocab")
+    with pytest.raises(ValueError, match="write_header=False is for the text format"):
+        counted.save_word2vec_format(tmp_path / "x.bin", binary=True, write_header=False)
 
 
 def test_save_into_a_missing_directory_names_the_path(tmp_path, awkward):

@@ -182,7 +182,7 @@ def test_save_load_continue(tmp_path):
     assert loaded.epoch_losses == pytest.approx(model.epoch_losses)   # the loaded history is not counted twice
 
 
-def test_the_default_batch_leaves_a_small_corpus_256_steps_an_epoch(monkeypatch):
+def test_the_default_batch_is_at_most_a_256th_of_the_corpus(monkeypatch):
     monkeypatch.setitem(word2vec.DEFAULT_BATCH, "numpy", 16384)     # CuPy's default, on NumPy
     kw = dict(vector_size=4, min_count=1, epochs=1, xp="numpy", verbose=False)
     big = [s for s in SENTENCES for _ in range(1000)]                 # 380,000 words
@@ -214,6 +214,17 @@ def test_a_pass_declared_twice_as_long_stops_the_learning_rate_halfway(size):
     assert 0.0095 < last < 0.0125
     with pytest.raises(ValueError, match="total_words=0 must be >= 1"):
         model.train(SENTENCES, total_words=0)
+
+
+def test_total_examples_wins_over_total_words_as_in_gensim():
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=1, xp="numpy", verbose=False, chunk_words=50)
+    alphas = []
+    for size in (dict(total_examples=60), dict(total_examples=60, total_words=760)):
+        model = Word2Vec(alpha=0.02, min_alpha=0.0, **kw)
+        model.build_vocab(SENTENCES)
+        model.train(SENTENCES, **size)
+        alphas.append(model.loss_history[-1]["alpha"])
+    assert alphas[0] == alphas[1] < 0.005
 
 
 def test_callbacks_run_at_each_epoch_end():
@@ -252,7 +263,9 @@ def test_gensims_four_callback_hooks_run_in_order():
                      callbacks=[Hooks(), OnlyTrainEnd()])
     assert seen == ["train", "begin 0", "end 1", "begin 1", "end 2", "done", "only"]
     seen.clear()
-    model.train(SENTENCES, epochs=1, callbacks=[OnlyTrainEnd()])      # replaces the model's, as in gensim
+    model.train(SENTENCES, epochs=1, callbacks=[OnlyTrainEnd()])      # as in gensim: this call's callbacks only
+    assert seen == ["only"]
+    model.train(SENTENCES, epochs=1)
     assert seen == ["only"]
     with pytest.raises(TypeError, match=r"callbacks\[1\]=3 is neither callable nor has any of the methods"):
         Word2Vec(vector_size=4, xp="numpy", callbacks=[OnlyTrainEnd(), 3])
@@ -307,6 +320,12 @@ def test_a_directory_or_a_foreign_file_is_named(tmp_path):
         Word2Vec.load(str(pickled))
     with pytest.raises(FileNotFoundError, match="missing.npz: no such file"):
         Word2Vec.load(str(tmp_path / "missing.npz"))
+    saved = tmp_path / "m.npz"
+    Word2Vec(SENTENCES, vector_size=4, min_count=1, epochs=1, xp="numpy", verbose=False).save(str(saved))
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cut.npz: not an nsw2v model"):
+        Word2Vec.load(str(cut))
 
 
 def test_one_shot_generators_and_strings_are_refused():
