@@ -81,7 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if path:
             _check_writable(option, path)
     model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=args.min_count,
-                     max_vocab_size=args.max_vocab_size, sg=args.sg or 0, hs=args.hs, negative=args.negative,
+                     max_vocab_size=args.max_vocab_size, max_final_vocab=args.max_final_vocab, sg=args.sg or 0, hs=args.hs, negative=args.negative,
                      ns_exponent=args.ns_exponent, sample=args.sample, alpha=args.alpha,
                      min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--window", "-window", type=int, default=5)
     t.add_argument("--min-count", "-min-count", type=int, default=5)
     t.add_argument("--max-vocab-size", type=int, default=None)
+    t.add_argument("--max-final-vocab", type=int, default=None,
+                   help="keep at most this many words, the most frequent (gensim's rule)")
     t.add_argument("--sg", type=int, default=None, choices=(0, 1), help="1 for skip-gram, 0 for CBOW (default)")
     t.add_argument("--negative", "-negative", type=int, default=5)
     t.add_argument("--ns-exponent", type=float, default=0.75)

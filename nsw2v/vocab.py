@@ -396,6 +396,24 @@ class Vocab:
         """
         return _chunks(self._encoded_batches(sentences), chunk_words)
 
+    def trimmed(self, max_final_vocab: int, encoded: Optional["EncodedCorpus"] = None
+                ) -> Tuple["Vocab", Optional["EncodedCorpus"]]:
+        """gensim's ``max_final_vocab``: the words counted more often than the word at position
+        ``max_final_vocab`` (so at most that many; a tie at the bound is left out whole), and ``encoded``
+        with the others' ids dropped."""
+        if len(self) <= max_final_vocab:
+            return self, encoded
+        keep = int(np.count_nonzero(self.counts > self.counts[max_final_vocab]))
+        if keep == 0:
+            raise ValueError(f"max_final_vocab={max_final_vocab}: no word is counted more often than the word at "
+                             f"position {max_final_vocab + 1} ({self.counts[max_final_vocab]} times): none would be left")
+        vocab = Vocab(self.index_to_key[:keep], self.counts[:keep], raw_words=self.raw_words,
+                      sentences_seen=self.sentences_seen)
+        if encoded is not None:
+            encoded = EncodedCorpus([_keep_known(np.where(ids < keep, ids, -1), lengths)
+                                     for ids, lengths in encoded.batches])
+        return vocab, encoded
+
     # ------------------------------------------------------------ saving/loading
     def to_arrays(self) -> dict:
         """The vocabulary as NumPy arrays, for ``numpy.savez``.

@@ -63,7 +63,7 @@ class Word2Vec:
         file is streamed (plain or gzip; one sentence per line, long lines cut
         into pieces of ``max_sentence_length`` tokens). Given either, the model
         builds its vocabulary and trains at once.
-    vector_size, window, min_count, max_vocab_size, sg, negative, ns_exponent, sample, epochs
+    vector_size, window, min_count, max_vocab_size, max_final_vocab, sg, negative, ns_exponent, sample, epochs
         As in gensim and the C tool.
     hs, cbow_mean
         Accepted as gensim's ``hs=0`` and ``cbow_mean=1`` only: negative sampling
@@ -105,7 +105,8 @@ class Word2Vec:
 
     def __init__(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
                  vector_size: int = 100, window: int = 5, min_count: int = 5,
-                 max_vocab_size: Optional[int] = None, sg: int = 0, hs: int = 0, negative: int = 5,
+                 max_vocab_size: Optional[int] = None, max_final_vocab: Optional[int] = None,
+                 sg: int = 0, hs: int = 0, negative: int = 5,
                  ns_exponent: float = 0.75, cbow_mean: int = 1, sample: float = 1e-3, alpha: Optional[float] = None,
                  min_alpha: float = 0.0001, epochs: int = 5, batch_size: Optional[int] = None,
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
@@ -117,6 +118,7 @@ class Word2Vec:
         self.window = window
         self.min_count = min_count
         self.max_vocab_size = max_vocab_size
+        self.max_final_vocab = max_final_vocab
         self.sg = sg
         self.hs = hs
         self.negative = negative
@@ -169,8 +171,10 @@ class Word2Vec:
             need(isinstance(value, (int, np.integer)) and value >= 1, f"{name}={value!r} must be an integer >= 1")
         need(self.max_row_updates is None or self.max_row_updates >= 1,
              f"max_row_updates={self.max_row_updates!r} must be None or >= 1")
-        need(self.max_vocab_size is None or self.max_vocab_size >= 1,
-             f"max_vocab_size={self.max_vocab_size!r} must be None or >= 1")
+        for name in ("max_vocab_size", "max_final_vocab"):
+            value = getattr(self, name)
+            need(value is None or (isinstance(value, (int, np.integer)) and value >= 1),
+                 f"{name}={value!r} must be None or an integer >= 1")
         need(self.sg in (0, 1), f"sg={self.sg!r} must be 0 (CBOW) or 1 (skip-gram)")
         need(self.hs == 0, f"hs={self.hs!r}: hierarchical softmax is not implemented; nsw2v trains with negative "
                            "sampling only (hs=0, negative >= 1)")
@@ -205,17 +209,21 @@ class Word2Vec:
 
     def build_vocab(self, corpus_iterable: Optional[Iterable[List[str]]] = None,
                     corpus_file: Optional[str] = None) -> None:
-        """Count words, apply ``min_count``/``max_vocab_size``, and initialise the tables."""
+        """Count words, apply ``min_count``/``max_vocab_size``/``max_final_vocab``, and initialise the tables."""
         corpus, source = self._corpus(corpus_iterable, corpus_file)
         self._encoded = None
         if corpus_file is not None and self.max_vocab_size is None:
             # one pass counts and keeps the corpus encoded; training then skips re-reading the file
             self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source)
+            if self.max_final_vocab is not None:
+                self.vocab, encoded = self.vocab.trimmed(self.max_final_vocab, encoded)
             if encoded is not None:
                 self._encoded = (_file_key(corpus_file), encoded)
         else:
             self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
                                      source=source)
+            if self.max_final_vocab is not None:
+                self.vocab, _ = self.vocab.trimmed(self.max_final_vocab)
         broken = [word for word in self.vocab.index_to_key if "\ufffd" in word] if corpus_file is not None else []
         if broken:      # LineSentence reads bytes that are not UTF-8 as U+FFFD
             warnings.warn(f"{source}: {len(broken)} of the vocabulary's words hold U+FFFD, the mark of bytes that "
@@ -397,8 +405,8 @@ class Word2Vec:
                                    counts=self.vocab.counts.copy())
         return self._wv
 
-    _SETTINGS = ("vector_size", "window", "min_count", "max_vocab_size", "sg", "negative", "ns_exponent",
-                 "sample", "alpha", "min_alpha", "epochs", "batch_size", "sampler", "seed",
+    _SETTINGS = ("vector_size", "window", "min_count", "max_vocab_size", "max_final_vocab", "sg", "negative",
+                 "ns_exponent", "sample", "alpha", "min_alpha", "epochs", "batch_size", "sampler", "seed",
                  "max_sentence_length", "chunk_words", "max_row_updates", "workers", "epochs_trained",
                  "words_trained")
 
@@ -431,7 +439,8 @@ class Word2Vec:
             state = json.loads(str(data["state"]))
             vocab = Vocab.from_arrays({k: data[k] for k in data.files if k not in ("W_in", "W_out", "state")})
             W_in, W_out = data["W_in"], data["W_out"]
-        settings = {k: state[k] for k in cls._SETTINGS if k not in ("epochs_trained", "words_trained")}
+        # a setting added later (max_final_vocab) is absent from older files: its default then
+        settings = {k: state[k] for k in cls._SETTINGS if k in state and k not in ("epochs_trained", "words_trained")}
         model = cls(xp=xp, **settings)
         model.vocab = vocab
         model.W_in, model.W_out = model.xp.asarray(W_in), model.xp.asarray(W_out)

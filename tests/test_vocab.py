@@ -282,3 +282,17 @@ def test_build_encoded_errors_as_build():
         Vocab.build_encoded([[], []])
     with pytest.raises(TypeError, match="got a string"):
         Vocab.build_encoded(["a b c"])
+
+
+def test_max_final_vocab_keeps_the_words_counted_more_than_the_one_at_the_bound():
+    vocab = Vocab(["a", "b", "c", "d", "e"], [5, 4, 3, 3, 2], raw_words=20, sentences_seen=4)
+    # gensim's rule: a count above the count of the word at position max_final_vocab; a tie there goes whole
+    assert vocab.trimmed(3)[0].index_to_key == ["a", "b"]
+    assert vocab.trimmed(4)[0].index_to_key == ["a", "b", "c", "d"]
+    assert vocab.trimmed(5)[0] is vocab
+    trimmed = vocab.trimmed(2)[0]
+    assert trimmed.counts.tolist() == [5, 4] and trimmed.total_words == 9 and trimmed.raw_words == 20
+    encoded = vocab_module.EncodedCorpus([(np.array([0, 4, 2, 1, 3, 3]), np.array([2, 1, 3]))])
+    _, kept = vocab.trimmed(2, encoded)
+    ids, lengths = kept.batches[0]
+    assert ids.tolist() == [0, 1] and lengths.tolist() == [1, 1]     # the sentence left empty is gone

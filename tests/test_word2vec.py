@@ -1,10 +1,12 @@
 """The Word2Vec facade: batches, windows, subsampling, learning rate, loss, persistence, errors."""
+import json
+
 import numpy as np
 import pytest
 
 from nsw2v import Word2Vec, backend, word2vec
 from nsw2v.word2vec import _plan_chunk
-from conftest import chi2_critical, chi2_statistic
+from conftest import chi2_critical, chi2_statistic, data_file
 
 SENTENCES = [["a", "b", "c", "d", "e", "f", "g"], ["h", "i", "j"], ["k", "l", "m", "n", "o", "p", "q", "r", "s"]] * 20
 
@@ -191,6 +193,31 @@ def test_the_default_batch_is_at_most_a_256th_of_the_corpus(monkeypatch):
     assert Word2Vec(big, batch_size=16384, **kw).batch_size == 16384  # an explicit batch stands
 
 
+def test_max_final_vocab_trains_as_the_min_count_it_stands_for(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(" ".join(s) for s in SENTENCES) + "\n" + "rare words here once\n")
+    kw = dict(vector_size=8, window=2, epochs=1, xp="numpy", verbose=False, seed=4, sampler="batched")
+    # 19 words counted 20 times and 4 once: the bound at 19 keeps the 19, as min_count=2 does
+    same = Word2Vec(corpus_file=str(path), min_count=2, **kw)
+    kept = Word2Vec(corpus_file=str(path), min_count=1, max_final_vocab=19, **kw)
+    assert kept.vocab.index_to_key == same.vocab.index_to_key
+    np.testing.assert_array_equal(kept.wv.vectors, same.wv.vectors)     # the kept encoding drops the rare ids
+    with pytest.raises(ValueError, match="max_final_vocab=10: no word is counted more often than the word at position 11"):
+        Word2Vec(corpus_file=str(path), min_count=1, max_final_vocab=10, **kw)      # a tie of 19 at the bound
+
+
+def test_max_final_vocab_keeps_gensims_words():
+    gensim_models = pytest.importorskip("gensim.models")
+    path = str(data_file("corpora/lee_background.cor"))
+    theirs = gensim_models.Word2Vec(min_count=2, max_final_vocab=1000)
+    theirs.build_vocab(gensim_models.word2vec.LineSentence(path))
+    ours = Word2Vec(min_count=2, max_final_vocab=1000, xp="numpy", verbose=False)
+    ours.build_vocab(corpus_file=path)
+    assert 900 < len(ours.vocab) <= 1000
+    # the same words (gensim orders ties by a reversed argsort, nsw2v by first occurrence)
+    assert set(ours.vocab.index_to_key) == set(theirs.wv.index_to_key)
+
+
 def test_gensims_build_vocab_then_train_idiom():
     kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp="numpy", verbose=False, seed=3)
     direct = Word2Vec(SENTENCES, **kw)
@@ -225,6 +252,18 @@ def test_total_examples_wins_over_total_words_as_in_gensim():
         model.train(SENTENCES, **size)
         alphas.append(model.loss_history[-1]["alpha"])
     assert alphas[0] == alphas[1] < 0.005
+
+
+def test_a_model_saved_before_a_setting_existed_loads(tmp_path):
+    path = tmp_path / "m.npz"
+    Word2Vec(SENTENCES, vector_size=4, min_count=1, epochs=1, xp="numpy", verbose=False).save(str(path))
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    state = json.loads(str(arrays["state"]))
+    del state["max_final_vocab"]                                   # as written before it was a setting
+    arrays["state"] = np.array(json.dumps(state))
+    np.savez(path, **arrays)
+    assert Word2Vec.load(str(path), xp="numpy").max_final_vocab is None
 
 
 def test_callbacks_run_at_each_epoch_end():
