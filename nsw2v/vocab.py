@@ -406,7 +406,8 @@ class Vocab:
         keep = int(np.count_nonzero(self.counts > self.counts[max_final_vocab]))
         if keep == 0:
             raise ValueError(f"max_final_vocab={max_final_vocab}: no word is counted more often than the word at "
-                             f"position {max_final_vocab + 1} ({self.counts[max_final_vocab]} times): none would be left")
+                             f"position {max_final_vocab + 1} ({self.counts[max_final_vocab]} times): "
+                             "none would be left")
         vocab = Vocab(self.index_to_key[:keep], self.counts[:keep], raw_words=self.raw_words,
                       sentences_seen=self.sentences_seen)
         if encoded is not None:

@@ -440,7 +440,8 @@ class Word2Vec:
             vocab = Vocab.from_arrays({k: data[k] for k in data.files if k not in ("W_in", "W_out", "state")})
             W_in, W_out = data["W_in"], data["W_out"]
         # a setting added later (max_final_vocab) is absent from older files: its default then
-        settings = {k: state[k] for k in cls._SETTINGS if k in state and k not in ("epochs_trained", "words_trained")}
+        settings = {k: state[k] for k in cls._SETTINGS
+                    if k in state and k not in ("epochs_trained", "words_trained")}
         model = cls(xp=xp, **settings)
         model.vocab = vocab
         model.W_in, model.W_out = model.xp.asarray(W_in), model.xp.asarray(W_out)

@@ -202,7 +202,8 @@ def test_max_final_vocab_trains_as_the_min_count_it_stands_for(tmp_path):
     kept = Word2Vec(corpus_file=str(path), min_count=1, max_final_vocab=19, **kw)
     assert kept.vocab.index_to_key == same.vocab.index_to_key
     np.testing.assert_array_equal(kept.wv.vectors, same.wv.vectors)     # the kept encoding drops the rare ids
-    with pytest.raises(ValueError, match="max_final_vocab=10: no word is counted more often than the word at position 11"):
+    with pytest.raises(ValueError, match="max_final_vocab=10: no word is counted more often than the word at "
+                                         "position 11"):
         Word2Vec(corpus_file=str(path), min_count=1, max_final_vocab=10, **kw)      # a tie of 19 at the bound
 
 
