@@ -211,23 +211,22 @@ class Word2Vec:
                     corpus_file: Optional[str] = None) -> None:
         """Count words, apply ``min_count``/``max_vocab_size``/``max_final_vocab``, and initialise the tables."""
         corpus, source = self._corpus(corpus_iterable, corpus_file)
-        self._encoded = None
+        encoded = None
         if corpus_file is not None and self.max_vocab_size is None:
             # one pass counts and keeps the corpus encoded; training then skips re-reading the file
             self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source)
-            if self.max_final_vocab is not None:
-                self.vocab, encoded = self.vocab.trimmed(self.max_final_vocab, encoded)
-            if encoded is not None:
-                self._encoded = (_file_key(corpus_file), encoded)
         else:
             self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
                                      source=source)
-            if self.max_final_vocab is not None:
-                self.vocab, _ = self.vocab.trimmed(self.max_final_vocab)
-        broken = [word for word in self.vocab.index_to_key if "\ufffd" in word] if corpus_file is not None else []
-        if broken:      # LineSentence reads bytes that are not UTF-8 as U+FFFD
-            warnings.warn(f"{source}: {len(broken)} of the vocabulary's words hold U+FFFD, the mark of bytes that "
-                          f"are not UTF-8 (the first: {broken[0]!r}); the file is read as UTF-8", stacklevel=2)
+        if self.max_final_vocab is not None:
+            self.vocab, encoded = self.vocab.trimmed(self.max_final_vocab, encoded)
+        self._encoded = None if encoded is None else (_file_key(corpus_file), encoded)
+        if corpus_file is not None:     # LineSentence reads bytes that are not UTF-8 as U+FFFD
+            broken = [word for word in self.vocab.index_to_key if "\ufffd" in word]
+            if broken:
+                warnings.warn(f"{source}: {len(broken)} of the vocabulary's words hold U+FFFD, the mark of bytes "
+                              f"that are not UTF-8 (the first: {broken[0]!r}); the file is read as UTF-8",
+                              stacklevel=2)
         xp, V, H = self.xp, len(self.vocab), self.vector_size
         if self._auto_batch:
             self.batch_size = min(DEFAULT_BATCH[xp.__name__], max(_MIN_STEPS, self.vocab.total_words // _MIN_STEPS))
