@@ -538,10 +538,10 @@ def looks_binary(path: PathLike) -> bool:
     bytes in billions. A file without a header (GloVe's) is text.
     """
     with _open_read(os.fspath(path)) as fh:
-        header = fh.readline()
-        if not has_header(header):
+        try:
+            _, size = _parse_header("", fh.readline())
+        except ValueError:
             return False
-        size = int(header.split()[1])
         fields = fh.readline(1 << 20).split()
     if not fields:                      # no vector at all: either format reads it
         return False
