@@ -82,9 +82,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             _check_writable(option, path)
     model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=args.min_count,
                      max_vocab_size=args.max_vocab_size, max_final_vocab=args.max_final_vocab, sg=args.sg or 0,
-                     hs=args.hs, negative=args.negative,
-                     ns_exponent=args.ns_exponent, sample=args.sample, alpha=args.alpha,
-                     min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
+                     hs=args.hs, negative=args.negative, ns_exponent=args.ns_exponent, sample=args.sample,
+                     alpha=args.alpha, min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
                      workers=args.workers, verbose=not args.quiet)
     wv = model.wv
