@@ -7,20 +7,27 @@ A step takes ``batch`` centers with H=100, V of PTB or enwiki, and window 5
 shrunk at random per center as in the C tool (``2 * (5 - b)`` context words,
 ``b`` uniform in 0..4: 6 on average). CBOW averages each center's context; skip-gram
 trains one (context, center) pair per context word, so about ``6 * batch`` pairs.
-The negatives are drawn inside the timed call by the named sampler path, as the
-training loop does. ``extra_info["words_per_s"]`` is centers per second.
+The negatives are drawn inside the timed call by the named sampler path, and the
+updates applied with ``Word2Vec``'s default cap on a row's summed update
+(``max_row_updates``), as the training loop does: the same batch trained a thousand
+times without it diverges, and the figures would time arithmetic on inf and NaN.
+``extra_info["words_per_s"]`` is centers per second.
 """
+import inspect
+
 import numpy as np
 import pytest
 
+from nsw2v import Word2Vec
 from nsw2v.negative_sampling import UnigramSampler
-from nsw2v.steps import cbow_step, skipgram_step
+from nsw2v.steps import CappedScatter, cbow_step, skipgram_step
 
 from conftest import BATCH_SIZES, SAMPLE_SIZE, record_rate, timed, unigram_ids
 
 H = 100
 WINDOW = 5
 LR = 0.025
+CAP = inspect.signature(Word2Vec).parameters["max_row_updates"].default
 
 
 def step_inputs(counts: np.ndarray, batch_size: int, seed: int = 0):
@@ -49,16 +56,19 @@ def bench_step(benchmark, xp, vocab_counts, model, path, vocab, batch_size):
     centers, contexts, mask = xp.asarray(centers_h), xp.asarray(contexts_h), xp.asarray(mask_h)
     sampler = UnigramSampler(None, 0.75, SAMPLE_SIZE, method=path, seed=0, xp=xp, counts=counts)
     skip_hits = path == "batched"                    # as Word2Vec trains with each path
+    scatter = CappedScatter(CAP)
     if model == "cbow":
         def fn():
             negatives = sampler.sample(centers)                                     # (B, K)
-            return cbow_step(W_in, W_out, centers, contexts, mask, negatives, LR, skip_hits)
+            return cbow_step(W_in, W_out, centers, contexts, mask, negatives, LR, skip_hits, scatter)
     else:
         def fn():
             negatives = sampler.sample(centers)                                     # (B, K), shared by a window
-            return skipgram_step(W_in, W_out, centers, contexts, mask, negatives, LR, skip_hits)
+            return skipgram_step(W_in, W_out, centers, contexts, mask, negatives, LR, skip_hits, scatter)
     stats = timed(benchmark, xp, fn, group=f"step {model} {vocab} (V={V})",
                   model=model, path=path, vocab=vocab, vocab_size=V, batch_size=batch_size,
                   vector_size=H, examples=int(rows_h.size if model == "skipgram" else batch_size),
                   context_words=int(rows_h.size))
     record_rate(benchmark, stats, "words_per_s", batch_size)
+    benchmark.extra_info["max_row_updates"] = CAP
+    assert bool(xp.isfinite(W_in).all() & xp.isfinite(W_out).all()), "the timed steps diverged"

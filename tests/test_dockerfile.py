@@ -69,3 +69,18 @@ def test_the_build_context_leaves_out_the_benchmark_data():
                if line.strip() and not line.startswith("#")}
     assert {"benchmarks/.cache", "benchmarks/results", ".git"} <= ignored, sorted(ignored)
     assert not any(line.startswith("!") for line in ignored), "no exceptions to the exclusions"
+
+
+def test_the_readme_shows_how_to_build_and_run_the_image():
+    """The README builds this Dockerfile, then runs the image it built with the GPUs: the tests, and the benchmarks."""
+    readme = re.sub(r"\\\n\s*", " ", (ROOT / "README.md").read_text(encoding="utf-8"))
+    built = re.findall(r"docker build -f Dockerfile\.cuda -t (\S+) \.", readme)
+    assert len(built) == 1, f"README should show one `docker build -f Dockerfile.cuda -t TAG .`, found {built}"
+    runs = [line.split("#")[0].split()[2:] for line in readme.splitlines()
+            if line.startswith("docker run")]
+    ours = [args for args in runs if built[0] in args and "--gpus" in args]
+    assert ours, f"README should run the image {built[0]} with --gpus: {runs}"
+    commands = [args[args.index(built[0]) + 1:] for args in ours]
+    assert [] in commands, f"README should run the image's default command (the tests): {commands}"
+    assert any(c[:4] == ["python3", "-m", "pytest", "benchmarks/"] and "--benchmark-only" in c for c in commands), (
+        f"README should run the benchmarks in the image: {commands}")
