@@ -7,7 +7,7 @@
 Writes ``benchmarks.md`` (one table per benchmark group; a row per path,
 backend and batch size, with the median time and the rate recorded in
 ``extra_info``: negatives/s for the sampler, centers (words)/s for the steps and
-training) and ``benchmarks.png`` (that rate against batch size, log axes, one
+training, and for the end-to-end runs the peak memory) and ``benchmarks.png`` (that rate against batch size, log axes, one
 panel per group). Each table says which machine, date and command produced it.
 matplotlib is optional: without it only the Markdown is written.
 """
@@ -20,7 +20,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List
 
+import _shared  # noqa: F401  (puts the checkout on sys.path)
+from nsw2v.vectors import atomic_write
+
 RATE_KEYS = ("negatives_per_s", "words_per_s")
+MEMORY_KEYS = {"peak_rss_mb": "peak RSS", "cupy_pool_mb": "GPU pool"}      # extra_info key: column, in MiB
 
 
 def load(paths: List[str]) -> List[dict]:
@@ -44,6 +48,7 @@ def load(paths: List[str]) -> List[dict]:
                 "rounds": bench["stats"]["rounds"],
                 "rate_key": rate_key,
                 "rate": extra.get(rate_key) if rate_key else None,
+                "memory": {k: extra[k] for k in MEMORY_KEYS if extra.get(k) is not None},
                 "machine": cpu_text + (f"; GPU {extra['gpu']}" if extra.get("gpu") else ""),
                 "date": data.get("datetime", "?")[:16].replace("T", " "),
                 "command": extra.get("command", "?"),
@@ -77,12 +82,15 @@ def markdown(groups: Dict[str, List[dict]]) -> str:
         for source in sorted({(r["machine"], r["date"], r["command"]) for r in rows}):
             out.append(f"- {source[0]}; {source[1]}; `{source[2]}`")
         out.append("")
-        out.append(f"| path | backend | batch size | median | {rate_key.replace('_per_s', '/s')} | rounds |")
-        out.append("|---|---|---:|---:|---:|---:|")
+        memory = [k for k in MEMORY_KEYS if any(k in r["memory"] for r in rows)]
+        out.append(f"| path | backend | batch size | median | {rate_key.replace('_per_s', '/s')} | rounds |"
+                   + "".join(f" {MEMORY_KEYS[k]} MiB |" for k in memory))
+        out.append("|---|---|---:|---:|---:|---:|" + "---:|" * len(memory))
         for r in rows:
             rate = "–" if r["rate"] is None else f"{r['rate']:,.0f}"
             out.append(f"| {r['path']} | {r['backend']} | {r['batch_size']} | {_time(r['median'])} | {rate} "
-                       f"| {r['rounds']} |")
+                       f"| {r['rounds']} |" + "".join(f" {r['memory'][k]:,.0f} |" if k in r["memory"] else " – |"
+                                                      for k in memory))
         out.append("")
     return "\n".join(out)
 
@@ -127,7 +135,7 @@ def chart(groups: Dict[str, List[dict]], path: Path) -> bool:
     machines = "; ".join(sorted({r["machine"] for rows in charted.values() for r in rows}))
     fig.suptitle(machines, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=120))
     plt.close(fig)
     return True
 
@@ -143,7 +151,8 @@ def main(argv=None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     groups = by_group(records)
-    (out / "benchmarks.md").write_text(markdown(groups), encoding="utf-8")
+    text = markdown(groups).encode("utf-8")
+    atomic_write(out / "benchmarks.md", lambda fh: fh.write(text))
     print(f"wrote {out / 'benchmarks.md'}")
     if chart(groups, out / "benchmarks.png"):
         print(f"wrote {out / 'benchmarks.png'}")
