@@ -212,7 +212,7 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
         values = np.asarray(values, dtype=table.dtype).reshape((ids.size,) + table.shape[1:])
         if cap is not None:
             hits = row_hits(np, ids, weights, table.shape[0])
-            if hits.max() > cap:                        # at CPU batch sizes it seldom binds
+            if hits.max() > cap:                        # CBOW at batch 256: seldom; skip-gram: most steps
                 values = values * _cap_scale(np, table, hits, cap)
         if table.ndim == 1 or not table.flags.c_contiguous:
             np.add.at(table, ids, values)
