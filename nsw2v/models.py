@@ -19,16 +19,15 @@ from typing import Any, Optional
 from . import backend
 from .layers import Embedding
 from .negative_sampling import NegativeSamplingLoss, check_ids
+from .util import positive_int
 
 
 class _Word2VecModel:
     def __init__(self, vocab_size: int, hidden_size: int, window_size: int, corpus: Any,
                  sample_size: int = 5, power: float = 0.75, method: Optional[str] = None,
                  seed: Optional[int] = None, xp: Any = None):
-        for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size),
-                            ("window_size", window_size)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name}={value} must be an integer >= 1")
+        vocab_size, hidden_size, window_size = (positive_int(name, value) for name, value in (
+            ("vocab_size", vocab_size), ("hidden_size", hidden_size), ("window_size", window_size)))
         self.xp = xp = backend.resolve_xp(xp)
         self.vocab_size = vocab_size
         self.window_size = window_size
@@ -48,6 +47,9 @@ class _Word2VecModel:
         contexts, target = xp.asarray(contexts), xp.asarray(target)
         if contexts.ndim != 2 or target.ndim != 1 or contexts.shape[0] != target.shape[0]:
             raise ValueError(f"contexts must be (B, C) and target (B,), got {contexts.shape} and {target.shape}")
+        if contexts.shape[1] != 2 * self.window_size:
+            raise ValueError(f"contexts have {contexts.shape[1]} columns but window_size={self.window_size} makes "
+                             f"{2 * self.window_size}: create_contexts_target(corpus, window_size={self.window_size})")
         check_ids(contexts, self.vocab_size, "contexts")
         check_ids(target, self.vocab_size, "target")
         return contexts, target

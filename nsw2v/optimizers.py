@@ -24,6 +24,20 @@ def coalesce(grad: SparseGrad):
     return uniq, summed
 
 
+def checked(optimizer: Any, params: Any, grads: Any) -> None:
+    """Refuse what would make ``update`` a silent no-op or a crash deep inside: dicts (the chapter's
+    learner code handed its optimizer two empty dicts, and nothing ever learned), empty or unequal lists."""
+    name = type(optimizer).__name__
+    for what, value in (("params", params), ("grads", grads)):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name}.update(params, grads) takes the lists model.params and model.grads; "
+                            f"{what} is a {type(value).__name__}")
+    if not params:
+        raise ValueError(f"{name}.update got no params: nothing would learn (pass model.params and model.grads)")
+    if len(params) != len(grads):
+        raise ValueError(f"{name}.update got {len(params)} params but {len(grads)} grads: one gradient per parameter")
+
+
 class SGD:
     """Plain stochastic gradient descent: ``W -= lr * dW``."""
 
@@ -31,6 +45,7 @@ class SGD:
         self.lr = lr
 
     def update(self, params: List[Any], grads: List[Any]) -> None:
+        checked(self, params, grads)
         for param, grad in zip(params, grads):
             if isinstance(grad, SparseGrad):
                 backend.scatter_add(param, grad.ids, grad.values * (-self.lr))
@@ -53,6 +68,10 @@ class Adam:
         self.v = None
 
     def update(self, params: List[Any], grads: List[Any]) -> None:
+        checked(self, params, grads)
+        if self.m is not None and [m.shape for m in self.m] != [p.shape for p in params]:
+            raise ValueError(f"Adam.update got params of shapes {[p.shape for p in params]} after "
+                             f"{[m.shape for m in self.m]}: one Adam per model")
         if self.m is None:
             self.m = [backend.get_array_module(p).zeros_like(p) for p in params]
             self.v = [backend.get_array_module(p).zeros_like(p) for p in params]

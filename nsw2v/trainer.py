@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import backend
+from .util import positive_int
 
 
 class Trainer:
@@ -37,11 +38,15 @@ class Trainer:
         """
         if max_grad is not None:
             raise NotImplementedError("gradient clipping is not supported with sparse gradients")
+        batch_size = positive_int("batch_size", batch_size)
+        eval_interval = positive_int("eval_interval", eval_interval)
         xp = getattr(self.model, "xp", np)
         x, t = xp.asarray(x), xp.asarray(t)
         data_size = len(x)
         if data_size == 0:
             raise ValueError("x is empty: nothing to train on")
+        if len(t) != data_size:
+            raise ValueError(f"x has {data_size} rows but t has {len(t)}: one target per row of contexts")
         max_iters = max(1, data_size // batch_size)
         self.eval_interval = eval_interval
         rng = backend.make_rng(xp, seed)

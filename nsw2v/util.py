@@ -1,5 +1,5 @@
 """The book's helpers: ``preprocess``, ``create_contexts_target``, ``cos_similarity``,
-``most_similar``, ``analogy``.
+``most_similar``, ``analogy``, ``to_cpu``, ``to_gpu``.
 
     >>> from nsw2v.util import preprocess, create_contexts_target
     >>> corpus, word_to_id, id_to_word = preprocess("You say goodbye and I say hello.")
@@ -11,11 +11,29 @@
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import backend
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int, or an error naming ``name``: the sizes and counts of the book's classes."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an integer >= 1")
+    return int(value)
+
+
+def to_cpu(x: Any) -> np.ndarray:
+    """The book's ``to_cpu``: ``x`` as a NumPy array (a NumPy array is returned as is)."""
+    return backend.to_numpy(x)
+
+
+def to_gpu(x: Any) -> Any:
+    """The book's ``to_gpu``: ``x`` as a CuPy array, or an error saying why CuPy cannot run."""
+    return backend.cupy_or_raise("to_gpu()", "keep NumPy arrays").asarray(x)
 
 
 def preprocess(text: str) -> Tuple[np.ndarray, Dict[str, int], Dict[int, str]]:
@@ -31,9 +49,11 @@ def preprocess(text: str) -> Tuple[np.ndarray, Dict[str, int], Dict[int, str]]:
 
 def create_contexts_target(corpus: Any, window_size: int = 1) -> Tuple[Any, Any]:
     """``(contexts (N, 2*window_size), target (N,))`` for every position with a full window."""
-    if window_size < 1:
-        raise ValueError(f"window_size={window_size} must be >= 1")
+    window_size = positive_int("window_size", window_size)
     xp = backend.get_array_module(corpus)
+    corpus = xp.asarray(corpus)                                         # a list of ids, as the book allows
+    if corpus.ndim != 1:
+        raise ValueError(f"corpus must be a 1-D sequence of word ids, got shape {corpus.shape}")
     n = len(corpus) - 2 * window_size
     if n < 1:
         raise ValueError(f"corpus of {len(corpus)} words is too short for window_size={window_size}")

@@ -94,3 +94,87 @@ def test_model_rejects_bad_ids_and_sizes():
         model.forward(np.array([[0, 99]]), np.array([1]))
     with pytest.raises(ValueError, match="hidden_size=0 must be an integer >= 1"):
         CBOW(len(w2i), 0, 1, corpus)
+
+
+@pytest.mark.parametrize("args, message", [
+    ((8, 100.0, 1), "hidden_size=100.0 must be an integer >= 1"),
+    ((8, "100", 1), "hidden_size='100' must be an integer >= 1"),
+    ((8.0, 4, 1), "vocab_size=8.0 must be an integer >= 1"),
+    ((8, 4, True), "window_size=True must be an integer >= 1"),
+    ((8, 4, 0), "window_size=0 must be an integer >= 1"),
+])
+def test_model_sizes_must_be_integers(args, message):
+    corpus, _, _ = preprocess(TEXT)
+    with pytest.raises(ValueError, match=message):
+        CBOW(*args, corpus)
+    assert CBOW(np.int64(8), np.int32(4), 1, corpus, xp="numpy").word_vecs.shape == (8, 4)
+
+
+@pytest.mark.parametrize("Model", [CBOW, SkipGram])
+def test_contexts_must_come_from_the_models_window(Model):
+    corpus, w2i, _ = preprocess(TEXT)
+    contexts, target = create_contexts_target(corpus, window_size=1)                # 2 columns
+    model = Model(len(w2i), 4, 2, corpus, seed=0, xp="numpy")
+    with pytest.raises(ValueError, match=r"contexts have 2 columns but window_size=2 makes 4"):
+        model.forward(contexts, target)
+
+
+def test_create_contexts_target_takes_a_list_and_checks_the_window():
+    corpus, _, _ = preprocess(TEXT)
+    from_list = create_contexts_target(corpus.tolist(), window_size=1)
+    from_array = create_contexts_target(corpus, window_size=1)
+    assert all(np.array_equal(a, b) for a, b in zip(from_list, from_array))
+    with pytest.raises(ValueError, match="window_size=1.5 must be an integer >= 1"):
+        create_contexts_target(corpus, 1.5)
+    with pytest.raises(ValueError, match=r"1-D sequence of word ids, got shape \(2, 4\)"):
+        create_contexts_target(corpus.reshape(2, 4), 1)
+
+
+@pytest.mark.parametrize("Optimizer", [SGD, Adam])
+def test_optimizers_refuse_what_would_learn_nothing(Optimizer):
+    """The chapter's learner code handed Adam two empty dicts: nothing moved, and nothing said so."""
+    corpus, w2i, _ = preprocess(TEXT)
+    model = CBOW(len(w2i), 4, 1, corpus, seed=0, xp="numpy")
+    with pytest.raises(TypeError, match=rf"{Optimizer.__name__}.update\(params, grads\) takes the lists "
+                                        r"model.params and model.grads; params is a dict"):
+        Optimizer().update({}, {})
+    with pytest.raises(ValueError, match="got no params: nothing would learn"):
+        Optimizer().update([], [])
+    with pytest.raises(ValueError, match="got 2 params but 1 grads"):
+        Optimizer().update(model.params, model.grads[:1])
+
+
+def test_one_adam_per_model():
+    corpus, w2i, _ = preprocess(TEXT)
+    contexts, target = create_contexts_target(corpus, window_size=1)
+    first, second = (CBOW(n, 4, 1, corpus, seed=0, xp="numpy") for n in (len(w2i), len(w2i) + 1))
+    optimizer = Adam()
+    first.forward(contexts, target)
+    first.backward()
+    optimizer.update(first.params, first.grads)
+    with pytest.raises(ValueError, match="one Adam per model"):
+        optimizer.update(second.params, second.grads)
+
+
+def test_trainer_checks_rows_and_batch_size():
+    corpus, w2i, _ = preprocess(TEXT)
+    contexts, target = create_contexts_target(corpus, window_size=1)
+    trainer = Trainer(CBOW(len(w2i), 4, 1, corpus, seed=0, xp="numpy"), Adam())
+    with pytest.raises(ValueError, match="x has 2 rows but t has 6"):
+        trainer.fit(contexts.T, target, max_epoch=1, batch_size=3, verbose=False)
+    with pytest.raises(ValueError, match="batch_size=0 must be an integer >= 1"):
+        trainer.fit(contexts, target, max_epoch=1, batch_size=0, verbose=False)
+    assert trainer.loss_list == []
+
+
+def test_to_cpu_and_to_gpu_as_in_the_book(xp):
+    from nsw2v.backend import BackendUnavailableError, gpu_available
+    from nsw2v.util import to_cpu, to_gpu
+    x = xp.arange(6, dtype=xp.float32).reshape(2, 3)
+    host = to_cpu(x)
+    assert type(host) is np.ndarray and host.tolist() == [[0, 1, 2], [3, 4, 5]]
+    if gpu_available():
+        assert to_cpu(to_gpu(host)).tolist() == host.tolist() and type(to_gpu(host)) is not np.ndarray
+    else:
+        with pytest.raises(BackendUnavailableError, match=r"to_gpu\(\) asks for CuPy.*keep NumPy arrays"):
+            to_gpu(host)
