@@ -39,6 +39,7 @@ from .corpus import LineSentence
 from .negative_sampling import UnigramSampler
 from .parallel_read import count_and_encode_file
 from .steps import CappedScatter, cbow_step, skipgram_step, sort_rows
+from .util import positive_int
 from .vectors import WordVectors, atomic_write
 from .vocab import Vocab
 
@@ -167,8 +168,7 @@ class Word2Vec:
              f"seed={self.seed!r} must be an integer >= 0")
         for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size", "workers",
                      "max_sentence_length", "chunk_words"):
-            value = getattr(self, name)
-            need(isinstance(value, (int, np.integer)) and value >= 1, f"{name}={value!r} must be an integer >= 1")
+            positive_int(name, getattr(self, name))
         need(self.max_row_updates is None or self.max_row_updates >= 1,
              f"max_row_updates={self.max_row_updates!r} must be None or >= 1")
         for name in ("max_vocab_size", "max_final_vocab"):

@@ -313,6 +313,7 @@ def test_gensims_four_callback_hooks_run_in_order():
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(window=0), "window=0 must be an integer >= 1"),
+    (dict(window=True), "window=True must be an integer >= 1"),
     (dict(vector_size=0), "vector_size=0 must be an integer >= 1"),
     (dict(sample=-1), "sample=-1 must be >= 0"),
     (dict(sg=2), "sg=2 must be 0"),
