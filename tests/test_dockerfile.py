@@ -7,9 +7,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-if sys.version_info < (3, 11):
-    pytest.skip("tomllib needs Python >= 3.11", allow_module_level=True)
-import tomllib  # noqa: E402
+if sys.version_info >= (3, 11):
+    import tomllib
+else:                                       # pytest needs tomli before 3.11, so it is there
+    tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml needs tomllib (3.11) or tomli")
 
 
 def instructions():
