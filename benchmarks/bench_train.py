@@ -77,7 +77,8 @@ def bench_train_cbow(benchmark, xp, sampler):
         models.append((model.vocab.total_words, model.train_seconds, len(model.vocab), model.batch_size))
         last.append(model)
 
-    stats = timed(benchmark, xp, train, warmup=0, rounds=ROUNDS, group=f"train cbow 1 epoch, enwiki {SLICE_TOKENS:,} tokens",
+    stats = timed(benchmark, xp, train, warmup=0, rounds=ROUNDS,
+                  group=f"train cbow 1 epoch, enwiki {SLICE_TOKENS:,} tokens",
                   path=sampler, vocab=f"enwiki-{SLICE_TOKENS // 1000}k", corpus_tokens=SLICE_TOKENS)
     words, _, vocab_size, batch_size = models[-1]
     train_seconds = float(np.median([m[1] for m in models]))

@@ -7,8 +7,8 @@
 Writes ``benchmarks.md`` (one table per benchmark group; a row per path,
 backend and batch size, with the median time and the rate recorded in
 ``extra_info``: negatives/s for the sampler, centers (words)/s for the steps and
-training, and for the end-to-end runs the peak memory) and ``benchmarks.png`` (that rate against batch size, log axes, one
-panel per group). Each table says which machine, date and command produced it.
+training, and for the end-to-end runs the peak memory) and ``benchmarks.png``
+(that rate against batch size, log axes, one panel per group). Each table says which machine, date and command produced it.
 matplotlib is optional: without it only the Markdown is written.
 """
 from __future__ import annotations

@@ -123,10 +123,18 @@ def is_cupy(xp: ModuleType) -> bool:
     return xp is not np
 
 
+def _seen(arrays: tuple) -> Optional[ModuleType]:
+    """CuPy if it is imported, or if one of ``arrays`` is a CuPy array made before nsw2v imported it."""
+    if _cupy is None and not _cupy_tried and any(type(a).__module__.startswith("cupy") for a in arrays):
+        _import_cupy()
+    return _cupy
+
+
 def get_array_module(*arrays: Any) -> ModuleType:
     """The module (numpy or cupy) that owns these arrays."""
-    if _cupy is not None:
-        return _cupy.get_array_module(*arrays)
+    cupy = _seen(arrays)
+    if cupy is not None:
+        return cupy.get_array_module(*arrays)
     return np
 
 
@@ -134,8 +142,9 @@ def to_numpy(a: Any) -> np.ndarray:
     """A host (NumPy) copy or view of a NumPy or CuPy array."""
     if isinstance(a, np.ndarray):
         return a
-    if _cupy is not None and isinstance(a, _cupy.ndarray):
-        return _cupy.asnumpy(a)
+    cupy = _seen((a,))
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy.asnumpy(a)
     return np.asarray(a)
 
 

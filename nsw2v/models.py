@@ -47,9 +47,6 @@ class _Word2VecModel:
         contexts, target = xp.asarray(contexts), xp.asarray(target)
         if contexts.ndim != 2 or target.ndim != 1 or contexts.shape[0] != target.shape[0]:
             raise ValueError(f"contexts must be (B, C) and target (B,), got {contexts.shape} and {target.shape}")
-        if contexts.shape[1] != 2 * self.window_size:
-            raise ValueError(f"contexts have {contexts.shape[1]} columns but window_size={self.window_size} makes "
-                             f"{2 * self.window_size}: create_contexts_target(corpus, window_size={self.window_size})")
         check_ids(contexts, self.vocab_size, "contexts")
         check_ids(target, self.vocab_size, "target")
         return contexts, target

@@ -66,13 +66,16 @@ class Adam:
         self.iter = 0
         self.m = None
         self.v = None
+        self.params: List[Any] = []                 # the tables the moments belong to
 
     def update(self, params: List[Any], grads: List[Any]) -> None:
         checked(self, params, grads)
-        if self.m is not None and [m.shape for m in self.m] != [p.shape for p in params]:
-            raise ValueError(f"Adam.update got params of shapes {[p.shape for p in params]} after "
-                             f"{[m.shape for m in self.m]}: one Adam per model")
+        if self.m is not None and (len(params) != len(self.params) or
+                                   any(p is not q for p, q in zip(params, self.params))):
+            raise ValueError("Adam.update got other params than before: its moments belong to them "
+                             "(one Adam per model)")
         if self.m is None:
+            self.params = list(params)
             self.m = [backend.get_array_module(p).zeros_like(p) for p in params]
             self.v = [backend.get_array_module(p).zeros_like(p) for p in params]
         self.iter += 1

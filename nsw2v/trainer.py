@@ -29,7 +29,7 @@ class Trainer:
         self.current_epoch = 0
 
     def fit(self, x: Any, t: Any, max_epoch: int = 10, batch_size: int = 32,
-            max_grad: Optional[float] = None, eval_interval: int = 20, seed: Optional[int] = None,
+            max_grad: Optional[float] = None, eval_interval: Optional[int] = 20, seed: Optional[int] = None,
             verbose: bool = True) -> "Trainer":
         """Train on ``x`` (contexts) and ``t`` (targets), shuffled every epoch.
 
@@ -39,7 +39,8 @@ class Trainer:
         if max_grad is not None:
             raise NotImplementedError("gradient clipping is not supported with sparse gradients")
         batch_size = positive_int("batch_size", batch_size)
-        eval_interval = positive_int("eval_interval", eval_interval)
+        if eval_interval is not None:                                   # None: one mean loss per epoch
+            eval_interval = positive_int("eval_interval", eval_interval)
         xp = getattr(self.model, "xp", np)
         x, t = xp.asarray(x), xp.asarray(t)
         data_size = len(x)
@@ -87,7 +88,7 @@ class Trainer:
         if ylim is not None:
             plt.ylim(*ylim)
         plt.plot(x, self.loss_list, label="train")
-        plt.xlabel(f"iterations (x{self.eval_interval})")
+        plt.xlabel("epochs" if self.eval_interval is None else f"iterations (x{self.eval_interval})")
         plt.ylabel("loss")
         if path is None:
             plt.show()

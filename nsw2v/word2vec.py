@@ -164,16 +164,14 @@ class Word2Vec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"{name}={value!r} must be a number")
-        need(isinstance(self.seed, (int, np.integer)) and self.seed >= 0,
+        need(isinstance(self.seed, (int, np.integer)) and not isinstance(self.seed, bool) and self.seed >= 0,
              f"seed={self.seed!r} must be an integer >= 0")
         for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size", "workers",
                      "max_sentence_length", "chunk_words"):
             positive_int(name, getattr(self, name))
-        need(self.max_row_updates is None or self.max_row_updates >= 1,
-             f"max_row_updates={self.max_row_updates!r} must be None or >= 1")
-        for name in ("max_vocab_size", "max_final_vocab"):
+        for name in ("max_row_updates", "max_vocab_size", "max_final_vocab"):
             value = getattr(self, name)
-            need(value is None or (isinstance(value, (int, np.integer)) and value >= 1),
+            need(value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1),
                  f"{name}={value!r} must be None or an integer >= 1")
         need(self.sg in (0, 1), f"sg={self.sg!r} must be 0 (CBOW) or 1 (skip-gram)")
         need(self.hs == 0, f"hs={self.hs!r}: hierarchical softmax is not implemented; nsw2v trains with negative "

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,3 +223,31 @@ def test_an_explicit_xp_is_named_in_the_error_not_gpu():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert "ERR xp='cupy' asks for CuPy, but CuPy is not installed" in out.stdout, out.stdout + out.stderr
     assert "use xp='numpy'" in out.stdout and "GPU" not in out.stdout.replace("nsw2v[gpu]", "")
+
+
+def test_cupy_arrays_made_before_nsw2v_imported_cupy_are_recognised():
+    """A learner's own `cupy.asarray(corpus)` reaches nsw2v before anything in nsw2v imported CuPy."""
+    code = textwrap.dedent("""
+        import sys, types
+        import numpy as np
+        fake = types.ModuleType("cupy")
+        class ndarray:
+            def __init__(self, data):
+                self.data = np.asarray(data)
+            def __array__(self, *args, **kwargs):
+                raise TypeError("Implicit conversion to a NumPy array is not allowed")
+        ndarray.__module__ = "cupy"
+        fake.ndarray = ndarray
+        fake.asnumpy = lambda a: a.data.copy()
+        fake.get_array_module = lambda *arrays: fake
+        sys.modules["cupy"] = fake
+        on_device = fake.ndarray([3, 1, 2])              # made before nsw2v touches CuPy
+        from nsw2v import backend
+        from nsw2v.util import to_cpu
+        print("module", backend.get_array_module(on_device).__name__)
+        print("host", to_cpu(on_device).tolist(), type(backend.to_numpy(on_device)).__name__)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "GPU"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=str(Path(__file__).resolve().parents[1]))
+    assert "module cupy" in out.stdout and "host [3, 1, 2] ndarray" in out.stdout, out.stdout + out.stderr

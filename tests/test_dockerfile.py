@@ -1,7 +1,7 @@
 """Dockerfile.cuda agrees with pyproject.toml: CUDA major of the image = the CuPy wheel's, extras exist, GPU=1."""
 import re
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -85,3 +85,7 @@ def test_the_readme_shows_how_to_build_and_run_the_image():
     assert [] in commands, f"README should run the image's default command (the tests): {commands}"
     assert any(c[:4] == ["python3", "-m", "pytest", "benchmarks/"] and "--benchmark-only" in c for c in commands), (
         f"README should run the benchmarks in the image: {commands}")
+    workdir = [args for word, args in instructions() if word == "WORKDIR"][-1]
+    mounts = [a.split(":")[1] for args in ours for flag, a in zip(args, args[1:]) if flag == "-v"]
+    shared = str(PurePosixPath(workdir).parent / "shared")       # the tests' ../shared/data beside the checkout
+    assert shared in mounts, f"README should mount the data at {shared} (WORKDIR {workdir}), mounts {mounts}"

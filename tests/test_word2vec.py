@@ -314,6 +314,8 @@ def test_gensims_four_callback_hooks_run_in_order():
 @pytest.mark.parametrize("kwargs,message", [
     (dict(window=0), "window=0 must be an integer >= 1"),
     (dict(window=True), "window=True must be an integer >= 1"),
+    (dict(max_row_updates=1.5), "max_row_updates=1.5 must be None or an integer >= 1"),
+    (dict(max_final_vocab=True), "max_final_vocab=True must be None or an integer >= 1"),
     (dict(vector_size=0), "vector_size=0 must be an integer >= 1"),
     (dict(sample=-1), "sample=-1 must be >= 0"),
     (dict(sg=2), "sg=2 must be 0"),
@@ -334,6 +336,7 @@ def test_bad_parameters_are_clear_errors(kwargs, message):
 @pytest.mark.parametrize("kwargs,message", [
     (dict(seed=None), "seed=None must be an integer >= 0"),
     (dict(seed=-1), "seed=-1 must be an integer >= 0"),
+    (dict(seed=True), "seed=True must be an integer >= 0"),
     (dict(alpha="0.1"), "alpha='0.1' must be a number"),
     (dict(sample=None), "sample=None must be a number"),
 ])
