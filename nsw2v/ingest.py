@@ -31,7 +31,8 @@ import numpy as np
 
 from . import backend
 from .corpus import MAX_SENTENCE_LENGTH, is_gzip
-from .vocab import EncodedCorpus, Vocab, check_min_count, frequent, require_tokens
+from .util import positive_int
+from .vocab import EncodedCorpus, Vocab, frequent, require_tokens
 
 __all__ = ["Unsupported", "count_and_encode", "read_bytes"]
 
@@ -136,7 +137,7 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
     ``min_count``), and :class:`Unsupported` for text the byte-level reading would
     split differently from ``str.split()``.
     """
-    check_min_count(min_count)
+    positive_int("min_count", min_count)
     if bool((data >= 0x80).any()):
         try:
             data.tobytes().decode("utf-8")

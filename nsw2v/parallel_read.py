@@ -26,8 +26,8 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 
 from .corpus import MAX_SENTENCE_LENGTH, PathLike, text_blocks
-from .vocab import (EncodedCorpus, Vocab, _final_ids, _FirstSeen, _keep_known, _provisional_counts,
-                    check_min_count)
+from .util import positive_int
+from .vocab import EncodedCorpus, Vocab, _final_ids, _FirstSeen, _keep_known, _provisional_counts
 
 __all__ = ["count_and_encode_file"]
 
@@ -43,9 +43,8 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
                           block_chars: int = WORKER_BLOCK_CHARS) -> Tuple[Vocab, Optional[EncodedCorpus]]:
     """``Vocab.build_encoded(LineSentence(path, max_sentence_length), min_count, source, max_tokens)``
     with ``workers`` processes splitting and numbering the tokens (see the module's docstring)."""
-    check_min_count(min_count)
-    if int(workers) != workers or workers < 1:
-        raise ValueError(f"workers={workers!r} must be >= 1")
+    positive_int("min_count", min_count)
+    positive_int("workers", workers)
     source = str(path) if source is None else source
     index = _FirstSeen()                        # word -> corpus number, as first seen
     to_corpus: dict = {}                        # worker -> its numbers' corpus numbers

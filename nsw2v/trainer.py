@@ -39,8 +39,7 @@ class Trainer:
         if max_grad is not None:
             raise NotImplementedError("gradient clipping is not supported with sparse gradients")
         batch_size = positive_int("batch_size", batch_size)
-        if eval_interval is not None:                                   # None: one mean loss per epoch
-            eval_interval = positive_int("eval_interval", eval_interval)
+        eval_interval = positive_int("eval_interval", eval_interval, optional=True)   # None: a loss per epoch
         xp = getattr(self.model, "xp", np)
         x, t = xp.asarray(x), xp.asarray(t)
         data_size = len(x)

@@ -19,10 +19,13 @@ import numpy as np
 from . import backend
 
 
-def positive_int(name: str, value: Any) -> int:
-    """``value`` as an int, or an error naming ``name``: the sizes and counts of the book's classes."""
+def positive_int(name: str, value: Any, optional: bool = False) -> Optional[int]:
+    """``value`` as an int (``None`` stays ``None`` when ``optional``), or an error naming ``name``: the
+    sizes and counts of the book's classes, ``Word2Vec`` and ``Vocab``."""
+    if optional and value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}={value!r} must be an integer >= 1")
+        raise ValueError(f"{name}={value!r} must be {'None or ' if optional else ''}an integer >= 1")
     return int(value)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .corpus import MAX_SENTENCE_LENGTH, LineSentence
+from .util import positive_int
 
 __all__ = ["EncodedCorpus", "Vocab"]
 
@@ -180,9 +181,8 @@ class Vocab:
         TypeError
             ``sentences`` yields strings instead of lists of tokens.
         """
-        check_min_count(min_count)
-        if max_vocab_size is not None and (int(max_vocab_size) != max_vocab_size or max_vocab_size < 1):
-            raise ValueError(f"max_vocab_size={max_vocab_size!r} must be >= 1 (or None for no bound)")
+        positive_int("min_count", min_count)
+        positive_int("max_vocab_size", max_vocab_size, optional=True)
         source = _source_name(sentences, source)
 
         counter: Counter = Counter()
@@ -222,7 +222,7 @@ class Vocab:
         is kept, counting goes on as in :meth:`build`, and the second value is
         ``None``.
         """
-        check_min_count(min_count)
+        positive_int("min_count", min_count)
         if not 0 <= max_tokens < 2 ** 31 - _BUILD_BATCH - MAX_SENTENCE_LENGTH:
             raise ValueError(f"max_tokens={max_tokens!r} must be >= 0 and fit int32 positions")
         source = _source_name(sentences, source)
@@ -519,10 +519,6 @@ def _final_ids(index: dict, vocab: "Vocab") -> np.ndarray:
         np.arange(len(vocab), dtype=np.int32)
     return remap
 
-
-def check_min_count(min_count: int) -> None:
-    if int(min_count) != min_count or min_count < 1:
-        raise ValueError(f"min_count={min_count!r} must be >= 1")
 
 
 def require_tokens(raw_words: int, source: str) -> None:

@@ -170,9 +170,7 @@ class Word2Vec:
                      "max_sentence_length", "chunk_words"):
             positive_int(name, getattr(self, name))
         for name in ("max_row_updates", "max_vocab_size", "max_final_vocab"):
-            value = getattr(self, name)
-            need(value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1),
-                 f"{name}={value!r} must be None or an integer >= 1")
+            positive_int(name, getattr(self, name), optional=True)
         need(self.sg in (0, 1), f"sg={self.sg!r} must be 0 (CBOW) or 1 (skip-gram)")
         need(self.hs == 0, f"hs={self.hs!r}: hierarchical softmax is not implemented; nsw2v trains with negative "
                            "sampling only (hs=0, negative >= 1)")

@@ -74,11 +74,11 @@ def test_build_from_line_sentence(tmp_path):
 def test_min_count_below_one(min_count):
     with pytest.raises(ValueError) as e:
         Vocab.build(CORPUS, min_count=min_count)
-    assert str(e.value) == f"min_count={min_count} must be >= 1"
+    assert str(e.value) == f"min_count={min_count} must be an integer >= 1"
 
 
 def test_max_vocab_size_below_one():
-    with pytest.raises(ValueError, match=r"max_vocab_size=0 must be >= 1"):
+    with pytest.raises(ValueError, match=r"max_vocab_size=0 must be None or an integer >= 1"):
         Vocab.build(CORPUS, max_vocab_size=0)
 
 
