@@ -286,11 +286,10 @@ class Word2Vec:
         min_alpha = self.min_alpha if end_alpha is None else end_alpha
         if epochs < 1:
             raise ValueError(f"epochs={epochs} must be >= 1")
-        xp = self.xp
         total = epochs * self._pass_words(total_examples, total_words)
         progress = _Progress(total) if self.verbose else None
         job = _Job(self, total, alpha, min_alpha)
-        pool = _Pool(job, self.workers) if self.workers > 1 and not backend.is_cupy(xp) else None
+        pool = _Pool(job, job.trainers) if job.trainers > 1 else None
         done, lr = 0, alpha
         start = time.time()
         acc = _Accumulator()
@@ -300,7 +299,7 @@ class Word2Vec:
                 progress.show(words, lr, self._flush(acc, words, lr))
 
         # with several processes, smaller chunks shorten the end of an epoch, when one works alone
-        chunk_words = self.chunk_words // (1 if pool is None else self.workers) or 1
+        chunk_words = self.chunk_words // job.trainers or 1
         self._hook("on_train_begin")
         try:
             for _ in range(epochs):
@@ -521,10 +520,11 @@ class _Job:
         self.sampler = UnigramSampler(None, model.ns_exponent, model.negative, method=model.sampler, xp=xp,
                                       counts=model.vocab.counts, seed=model.seed + 7 + model.epochs_trained)
         self.skip_hits = self.sampler.method == "batched"
+        self.trainers = 1 if backend.is_cupy(xp) else model.workers     # training processes: the device trains alone
         cap = model.max_row_updates
-        if cap is not None and model.workers > 1 and not backend.is_cupy(xp):
+        if cap is not None and self.trainers > 1:
             # processes update the same rows at the same time: share the cap between them
-            cap = max(1, cap // model.workers)
+            cap = max(1, cap // self.trainers)
         self.scatter = CappedScatter(cap)
         self.keep_p = xp.asarray(model.vocab.keep_probabilities(model.sample)) if model.sample > 0 else None
         self.offsets = xp.asarray([o for o in range(-model.window, model.window + 1) if o != 0], dtype=xp.int32)
