@@ -35,12 +35,13 @@ def _is_binary(path: str, binary: Optional[bool]) -> bool:
 
 def _load_vectors(path: str, binary: Optional[bool]):
     """Vectors in the word2vec text or binary format, or GloVe's (text without a header), told by content."""
-    from .vectors import WordVectors, has_header, looks_binary
+    from .vectors import WordVectors, file_format
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
-    if not has_header(path) and not binary:
+    layout = file_format(path)
+    if layout == "headerless" and not binary:
         return WordVectors.load_word2vec_format(path, no_header=True)
-    return WordVectors.load_word2vec_format(path, binary=looks_binary(path) if binary is None else binary)
+    return WordVectors.load_word2vec_format(path, binary=layout == "binary" if binary is None else binary)
 
 
 def _print_neighbours(wv, words, topn: int) -> None:

@@ -521,7 +521,7 @@ class WordVectors:
                     fh, name, len(header), n_words, size, n_read, encoding, unicode_errors
                 )
             except ValueError as exc:
-                if looks_binary(name) == binary:
+                if (file_format(name) == "binary") == binary:
                     raise
                 raise ValueError(f"{exc} (the file looks {'text' if binary else 'binary'}: "
                                  f"try binary={not binary})") from None
@@ -530,22 +530,24 @@ class WordVectors:
         return cls(words, vectors, counts=counts)
 
 
-def looks_binary(path: PathLike) -> bool:
-    """Whether a word2vec file is in the binary format, judged from its first vector.
+def file_format(path: PathLike) -> str:
+    """A vector file's layout, told from its first lines: ``"binary"`` or ``"text"`` (word2vec's, after
+    a ``vocab_size vector_size`` header), or ``"headerless"`` (GloVe's text, no header).
 
     In the text format the line after the header is a word and ``vector_size``
     numbers; a binary record (word, space, raw float32) is not, but for a few
-    bytes in billions. A file without a header (GloVe's) is text.
+    bytes in billions.
     """
     with _open_read(os.fspath(path)) as fh:
         try:
             _, size = _parse_header("", fh.readline())
         except ValueError:
-            return False
+            return "headerless"
         fields = fh.readline(1 << 20).split()
     if not fields:                      # no vector at all: either format reads it
-        return False
-    return not (len(fields) == size + 1 and all(_is_number(f.decode("latin-1")) for f in fields[1:]))
+        return "text"
+    text = len(fields) == size + 1 and all(_is_number(f.decode("latin-1")) for f in fields[1:])
+    return "text" if text else "binary"
 
 
 def save_counts(path: PathLike, words: Sequence[str], counts: np.ndarray) -> None:
@@ -553,19 +555,6 @@ def save_counts(path: PathLike, words: Sequence[str], counts: np.ndarray) -> Non
     gzip-compressed when the name ends in ``.gz``."""
     lines = "".join(f"{w} {c}\n" for w, c in zip(words, np.asarray(counts).tolist()))
     atomic_write(path, lambda fh: fh.write(lines.encode("utf8")), os.fspath(path).endswith(".gz"))
-
-
-def has_header(source: Union[PathLike, bytes]) -> bool:
-    """Whether a word2vec file (or its first line, as bytes) starts with ``vocab_size vector_size``
-    (GloVe's files do not)."""
-    if not isinstance(source, bytes):
-        with _open_read(os.fspath(source)) as fh:
-            source = fh.readline()
-    try:
-        _parse_header("", source)
-    except ValueError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------- helpers

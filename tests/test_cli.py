@@ -87,7 +87,7 @@ def test_the_c_tools_spellings_train_as_ours(vectors, tmp_path):
     text = tmp_path / "c.bin"                              # the C tool's -output: text unless -binary 1
     assert run("train", "-train", str(corpus), "-output", str(text), "-size", "10", "-iter", "1", "-min-count", "2",
                "--xp", "numpy", "-q").returncode == 0
-    assert not vectors_module.looks_binary(text)
+    assert vectors_module.file_format(text) == "text"
     vocab = dict(line.split() for line in (tmp_path / "vocab.txt").read_text().splitlines())
     assert vocab["the"] == str(CORPUS.split().count("the")) and len(vocab) == len(set(CORPUS.split()))
 

@@ -367,10 +367,10 @@ def test_failed_save_leaves_old_file_and_no_temporary(tmp_path, awkward, monkeyp
 def test_the_wrong_format_gets_a_hint(tmp_path, awkward, binary):
     path = tmp_path / "v"
     awkward.save_word2vec_format(path, binary=binary)
-    assert vectors_module.looks_binary(path) == binary
+    assert vectors_module.file_format(path) == ("binary" if binary else "text")
     latin1 = tmp_path / "latin1.txt"                       # text in another encoding is still text
     latin1.write_bytes("1 2\ncaf\xe9 0.5 -1\n".encode("latin-1"))
-    assert not vectors_module.looks_binary(latin1)
+    assert vectors_module.file_format(latin1) == "text"
 
 
 def test_the_format_is_told_from_the_first_record(tmp_path):
@@ -380,10 +380,10 @@ def test_the_format_is_told_from_the_first_record(tmp_path):
         for binary in (False, True):
             path = tmp_path / f"v{i}{binary}"
             wv.save_word2vec_format(path, binary=binary)
-            assert vectors_module.looks_binary(path) == binary, (i, binary)
+            assert vectors_module.file_format(path) == ("binary" if binary else "text"), (i, binary)
     odd = WordVectors(["a\x01b", "b"], np.ones((2, 3), dtype=np.float32))   # a control byte in a text word
     odd.save_word2vec_format(tmp_path / "odd.txt")
-    assert not vectors_module.looks_binary(tmp_path / "odd.txt")
+    assert vectors_module.file_format(tmp_path / "odd.txt") == "text"
     with pytest.raises(ValueError, match=f"the file looks {'binary' if binary else 'text'}: try binary={binary}"):
         WordVectors.load_word2vec_format(path, binary=not binary)
 
@@ -391,7 +391,7 @@ def test_the_format_is_told_from_the_first_record(tmp_path):
 def test_headerless_text_round_trip_and_line_numbers(tmp_path, awkward):
     path = tmp_path / "glove.txt"
     awkward.save_word2vec_format(path, write_header=False)
-    assert not vectors_module.has_header(path) and path.read_bytes().startswith("café ".encode())
+    assert vectors_module.file_format(path) == "headerless" and path.read_bytes().startswith("café ".encode())
     back = WordVectors.load_word2vec_format(path, no_header=True)
     assert back.index_to_key == UNICODE_WORDS
     np.testing.assert_array_equal(back.vectors, awkward.vectors)
