@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from types import ModuleType
 from typing import Any, Optional
 
@@ -123,16 +124,17 @@ def is_cupy(xp: ModuleType) -> bool:
     return xp is not np
 
 
-def _seen(arrays: tuple) -> Optional[ModuleType]:
-    """CuPy if it is imported, or if one of ``arrays`` is a CuPy array made before nsw2v imported it."""
-    if _cupy is None and not _cupy_tried and any(type(a).__module__.startswith("cupy") for a in arrays):
+def _seen() -> Optional[ModuleType]:
+    """CuPy if this process has imported it, nsw2v or not: CuPy arrays made before nsw2v asked for CuPy
+    are then recognised. A dictionary lookup, not a look at each array (it runs in every step)."""
+    if _cupy is None and not _cupy_tried and "cupy" in sys.modules:
         _import_cupy()
     return _cupy
 
 
 def get_array_module(*arrays: Any) -> ModuleType:
     """The module (numpy or cupy) that owns these arrays."""
-    cupy = _seen(arrays)
+    cupy = _seen()
     if cupy is not None:
         return cupy.get_array_module(*arrays)
     return np
@@ -142,7 +144,7 @@ def to_numpy(a: Any) -> np.ndarray:
     """A host (NumPy) copy or view of a NumPy or CuPy array."""
     if isinstance(a, np.ndarray):
         return a
-    cupy = _seen((a,))
+    cupy = _seen()
     if cupy is not None and isinstance(a, cupy.ndarray):
         return cupy.asnumpy(a)
     return np.asarray(a)
