@@ -281,11 +281,9 @@ class Word2Vec:
         encoded = None
         if corpus_file is not None and self._encoded is not None and self._encoded[0] == _file_key(corpus_file):
             encoded = self._encoded[1]
-        epochs = self.epochs if epochs is None else epochs
+        epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
         alpha = self.alpha if start_alpha is None else start_alpha
         min_alpha = self.min_alpha if end_alpha is None else end_alpha
-        if epochs < 1:
-            raise ValueError(f"epochs={epochs} must be >= 1")
         total = epochs * self._pass_words(total_examples, total_words)
         progress = _Progress(total) if self.verbose else None
         job = _Job(self, total, alpha, min_alpha)

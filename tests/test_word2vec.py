@@ -454,3 +454,12 @@ def test_a_chunk_plan_draws_each_center_its_own_negatives():
     assert not (ordered[:, 1:] == ordered[:, :-1]).any()
     again = job.plan(0, 0, ids, sid)
     np.testing.assert_array_equal(again.centers, plan.centers)          # the chunk's seed fixes its plan
+
+
+@pytest.mark.parametrize("epochs", [0, 1.5, True])
+def test_train_refuses_epochs_that_are_not_a_count(epochs):
+    model = Word2Vec(vector_size=4, min_count=1, xp="numpy", verbose=False)
+    model.build_vocab(SENTENCES)
+    with pytest.raises(ValueError, match=rf"epochs={epochs!r} must be an integer >= 1"):
+        model.train(SENTENCES, epochs=epochs)
+    assert model.epochs_trained == 0
