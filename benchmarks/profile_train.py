@@ -42,7 +42,9 @@ def main(argv=None) -> None:
 
     from nsw2v import Word2Vec, backend
     from nsw2v.corpus import LineSentence
-    from nsw2v.word2vec import _Accumulator, _Job
+    from nsw2v.training.array_engine import ArrayEngine
+    from nsw2v.training.engines import Accumulator
+    from nsw2v.training.plan import LearningRate
 
     xp = backend.resolve_xp(args.xp)
     path = str(corpus_path(args.corpus))
@@ -65,16 +67,16 @@ def main(argv=None) -> None:
         chunks = model._encoded[1].iter_chunks(model.chunk_words)
     else:
         chunks = vocab.iter_chunks(LineSentence(path), model.chunk_words)
-    job = _Job(model, vocab.total_words, model.alpha, model.min_alpha)
+    job = ArrayEngine(model, LearningRate(model.alpha, model.min_alpha, vocab.total_words))
     t_plan = t_steps = t_issue = 0.0
     words = steps = 0
     for number in range(args.chunks):
         ids, sid = next(chunks, (None, None))
         if ids is None:
             break
-        plan, seconds = timed(f"plan chunk {number}", lambda: job.plan(0, number, ids, sid))
+        plan, seconds = timed(f"plan chunk {number}", lambda: job.prepare(0, number, ids, sid))
         t_plan += seconds
-        acc = _Accumulator()
+        acc = Accumulator()
 
         def run_steps():
             start = time.perf_counter()

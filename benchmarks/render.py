@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import _shared  # noqa: F401  (puts the checkout on sys.path)
-from nsw2v.vectors import atomic_write
+from nsw2v.formats import atomic_write
 
 RATE_KEYS = ("negatives_per_s", "words_per_s")
 MEMORY_KEYS = {"peak_rss_mb": "peak RSS", "cupy_pool_mb": "GPU pool"}      # extra_info key: column, in MiB

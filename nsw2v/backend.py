@@ -23,16 +23,14 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .errors import BackendUnavailableError  # re-exported: nsw2v.backend.BackendUnavailableError
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 _cupy: Optional[ModuleType] = None
 _cupy_error: Optional[BaseException] = None
 _cupy_tried = False
-
-
-class BackendUnavailableError(RuntimeError):
-    """The GPU backend was asked for but cannot be used."""
 
 
 def _import_cupy() -> Optional[ModuleType]:

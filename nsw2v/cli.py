@@ -35,7 +35,8 @@ def _is_binary(path: str, binary: Optional[bool]) -> bool:
 
 def _load_vectors(path: str, binary: Optional[bool]):
     """Vectors in the word2vec text or binary format, or GloVe's (text without a header), told by content."""
-    from .vectors import WordVectors, file_format
+    from .formats import file_format
+    from .vectors import WordVectors
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
     layout = file_format(path)
@@ -71,7 +72,7 @@ def _c_tool_options(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .vectors import save_counts
+    from .formats import save_counts
     from .word2vec import Word2Vec
     _c_tool_options(args)
     corpus = args.corpus or default_corpus()
@@ -126,7 +127,7 @@ def _matplotlib():
 
 
 def _plot_loss(model, path: str) -> None:
-    from .vectors import atomic_write
+    from .formats import atomic_write
     plt = _matplotlib()
     words = [h["words"] for h in model.loss_history]
     loss = [h["loss"] for h in model.loss_history]

@@ -18,7 +18,7 @@ import types
 import numpy as np
 import pytest
 
-import nsw2v.word2vec as w2v
+import nsw2v.training.array_engine as w2v
 from nsw2v import Word2Vec, backend
 from nsw2v.steps import CappedScatter, _ns_update, cbow_step, skipgram_step, sort_rows
 

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-import nsw2v.vectors as vectors_module
+import nsw2v.formats as vectors_module
 from nsw2v.vectors import WordVectors
 
 # man : king :: woman : queen holds exactly: king - man + woman == queen.

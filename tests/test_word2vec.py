@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nsw2v import Word2Vec, backend, word2vec
-from nsw2v.word2vec import _plan_chunk
+from nsw2v.training.plan import plan_chunk as _plan_chunk
 from conftest import chi2_critical, chi2_statistic, data_file
 
 SENTENCES = [["a", "b", "c", "d", "e", "f", "g"], ["h", "i", "j"], ["k", "l", "m", "n", "o", "p", "q", "r", "s"]] * 20
@@ -390,7 +390,7 @@ def test_progress_line_on_stderr_and_quiet(capsys):
 
 
 def test_prefetch_keeps_order_and_passes_errors_on():
-    from nsw2v.word2vec import _prefetch
+    from nsw2v.training.prefetch import prefetch as _prefetch
 
     def chunks():
         yield 1
@@ -408,22 +408,24 @@ def test_prefetch_keeps_order_and_passes_errors_on():
 def test_a_worker_draws_new_windows_and_subsampling_each_epoch(monkeypatch):
     """A training process is forked once per train() call: the epoch comes with each chunk."""
     import queue
-    import nsw2v.word2vec as w2v
+    import nsw2v.training.array_engine as array_engine
+    from nsw2v.training.plan import LearningRate
+    from nsw2v.training.pool import _work
     model = Word2Vec(SENTENCES, vector_size=4, window=2, min_count=1, epochs=1, xp="numpy", verbose=False)
-    job = w2v._Job(model, 10 * model.vocab.total_words, 0.05, 0.0001)
+    job = array_engine.ArrayEngine(model, LearningRate(0.05, 0.0001, 10 * model.vocab.total_words))
     first_draws = []
-    real = w2v._plan_chunk
+    real = array_engine.plan_chunk
 
     def plan_chunk(xp, rng, *args):
         first_draws.append(rng.bit_generator.state["state"]["state"])      # the chunk's seeded start
         return real(xp, rng, *args)
-    monkeypatch.setattr(w2v, "_plan_chunk", plan_chunk)
+    monkeypatch.setattr(array_engine, "plan_chunk", plan_chunk)
     ids, sid = next(iter(model.vocab.iter_chunks(SENTENCES)))
     tasks, results = queue.Queue(), queue.Queue()
     for epoch in (1, 2, 2):
         tasks.put((epoch, 0, ids, sid, 0))
     tasks.put(None)
-    w2v._work(job, 0, tasks, results)
+    _work(job, 0, tasks, results)
     assert results.qsize() == 3
     assert first_draws[0] != first_draws[1] and first_draws[1] == first_draws[2]
 
@@ -442,17 +444,18 @@ def test_two_training_processes_train_every_word():
 
 def test_a_chunk_plan_draws_each_center_its_own_negatives():
     """The negatives of a chunk are drawn in one call, row for row with the plan's centers."""
-    import nsw2v.word2vec as w2v
+    from nsw2v.training.array_engine import ArrayEngine
+    from nsw2v.training.plan import LearningRate
     model = Word2Vec(SENTENCES * 20, vector_size=4, window=2, min_count=1, negative=3, epochs=1, xp="numpy",
                      verbose=False)
-    job = w2v._Job(model, model.vocab.total_words, 0.05, 0.0001)
+    job = ArrayEngine(model, LearningRate(0.05, 0.0001, model.vocab.total_words))
     ids, sid = next(iter(model.vocab.iter_chunks(SENTENCES * 20)))
-    plan = job.plan(0, 0, ids, sid)
+    plan = job.prepare(0, 0, ids, sid)
     assert plan.negatives.shape == (len(plan.centers), 3)
     assert not (plan.negatives == plan.centers[:, None]).any()           # the exclusion path, row by row
     ordered = np.sort(plan.negatives, axis=1)
     assert not (ordered[:, 1:] == ordered[:, :-1]).any()
-    again = job.plan(0, 0, ids, sid)
+    again = job.prepare(0, 0, ids, sid)
     np.testing.assert_array_equal(again.centers, plan.centers)          # the chunk's seed fixes its plan
 
 

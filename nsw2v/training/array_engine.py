@@ -1,0 +1,100 @@
+"""The array engine: batched CBOW and skip-gram steps written once over ``xp`` (NumPy or CuPy).
+
+The reference in which the chapter-4 layers and both sampler paths are written:
+each step gathers the rows of ``batch_size`` centers spread over the chunk
+(:mod:`.plan`), scores them against ``[center | negatives]`` and scatter-adds
+the updates (``nsw2v.steps``), with a cap on a row's summed updates per step.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .. import backend
+from ..negative_sampling import UnigramSampler
+from ..steps import CappedScatter, cbow_step, skipgram_step, sort_rows
+from .plan import LearningRate, Plan, mix, plan_chunk
+
+
+class ArrayEngine:
+    """What one training call needs to turn chunks into steps, in this process or a forked worker.
+
+    Chunk ``number`` of an epoch is planned with its own seeded generator, so a
+    chunk's subsampling and windows do not depend on which process trains it.
+    ``processes`` training processes share the tables (:mod:`.pool`), and the
+    per-step cap with them.
+    """
+
+    name = "array"
+
+    def __init__(self, model: Any, schedule: LearningRate, processes: int = 1):
+        xp = model.xp
+        self.model, self.schedule = model, schedule
+        self.seed = model.seed + 1000003 * (model.epochs_trained + 1)
+        self.epoch0 = model.epochs_trained
+        self.sampler = UnigramSampler(None, model.ns_exponent, model.negative, method=model.sampler, xp=xp,
+                                      counts=model.vocab.counts, seed=model.seed + 7 + model.epochs_trained)
+        self.skip_hits = self.sampler.method == "batched"
+        self.processes = processes
+        cap = model.max_row_updates
+        if cap is not None and processes > 1:
+            # processes update the same rows at the same time: share the cap between them
+            cap = max(1, cap // processes)
+        self.scatter = CappedScatter(cap)
+        self.keep_p = xp.asarray(model.vocab.keep_probabilities(model.sample)) if model.sample > 0 else None
+        self.offsets = xp.asarray([o for o in range(-model.window, model.window + 1) if o != 0], dtype=xp.int32)
+
+    def reseed(self, worker: int) -> None:
+        """Give a worker process its own sampler stream."""
+        self.sampler.rng = backend.make_rng(self.model.xp, mix(self.model.seed + 7, self.epoch0, worker))
+
+    def train_chunk(self, epoch: int, number: int, ids_host: np.ndarray, sid_host: np.ndarray, done: int,
+                    acc: Any, report: Optional[Callable] = None) -> float:
+        """Train on one chunk whose first word is word ``done`` of this call; return the last lr."""
+        return self.train(self.prepare(epoch, number, ids_host, sid_host), len(ids_host), done, acc, report)
+
+    def train(self, plan: Plan, raw_n: int, done: int, acc: Any, report: Optional[Callable] = None) -> float:
+        """Train on a planned chunk of ``raw_n`` words whose first is word ``done`` of this call; return the last lr."""
+        n_steps = len(plan.bounds) - 1
+        lr = self.schedule.at(done)
+        for j in range(n_steps):
+            words = done + raw_n * j / n_steps
+            lr = self.schedule.at(words)
+            acc.add(*self.step(plan, int(plan.bounds[j]), int(plan.bounds[j + 1]), lr))
+            if report is not None:
+                report(words, lr)
+        return lr
+
+    def prepare(self, epoch: int, number: int, ids_host: np.ndarray, sid_host: np.ndarray) -> Plan:
+        """Chunk ``number`` of ``epoch``: its subsampling and windows (seeded by both), and the negatives
+        of all its centers in one call of the sampler (rows are drawn independently of each other, so
+        one call for the chunk draws what a call per step would, with one call's overhead)."""
+        xp = self.model.xp
+        rng = backend.make_rng(xp, mix(self.seed, epoch, number))
+        plan = plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.offsets,
+                          self.model.batch_size)
+        plan.negatives = self.sampler.sample(plan.centers)
+        plan.sorted = None
+        W_in, W_out = self.model.W_in, self.model.W_out
+        if backend.kernel_steps(W_in, W_out, plan.ctx.shape[1], plan.negatives.shape[1]):
+            # the scatter kernels' sorts, once a chunk instead of twice a step
+            plan.sorted = sort_rows(xp, plan.centers, plan.ctx, plan.valid, plan.negatives, plan.bounds,
+                                    W_out.shape[0])
+        return plan
+
+    def step(self, plan: Plan, lo: int, hi: int, lr: float):
+        """One step over plan positions ``lo:hi``; returns ``(loss sum, examples)``, both maybe on the device."""
+        model = self.model
+        if hi <= lo:
+            return 0.0, 0
+        centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
+        negatives = plan.negatives[lo:hi]
+        rows = plan.rows(lo, hi)
+        if model.sg:
+            loss = skipgram_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits,
+                                 self.scatter, rows)
+            return loss, valid.sum()                    # one example per (context, center) pair
+        loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter,
+                         rows)
+        return loss, hi - lo

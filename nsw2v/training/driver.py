@@ -1,0 +1,92 @@
+"""The epoch loop: chunks in, updates, loss history and progress out, divergence stopped.
+
+The driver reads the corpus chunk by chunk (the next one prepared in a reader
+thread, or handed to a :class:`~.pool.Pool` of processes), has the engine train
+each, and after each chunk moves the loss into ``model.loss_history``. A
+non-finite loss stops training with :class:`~nsw2v.errors.DivergedError`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Iterable
+
+from .. import backend
+from ..errors import DivergedError
+from . import engines
+from .plan import LearningRate
+from .prefetch import prefetch
+from .progress import Progress
+
+
+def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate) -> int:
+    """Train ``model`` for ``epochs`` passes of ``epoch_chunks(chunk_words)``; return the words read."""
+    engine = engines.make(model, schedule)
+    processes = getattr(engine, "processes", 1)
+    pool = None
+    if processes > 1:
+        from .pool import Pool
+        pool = Pool(engine, processes)
+    progress = Progress(schedule.total) if model.verbose else None
+    acc = engines.Accumulator()
+    done, lr = 0, schedule.alpha
+    start = time.time()
+
+    def report(words: float, lr: float) -> None:
+        if progress is not None and progress.due():
+            progress.show(words, lr, flush(model, acc, words, lr))
+
+    # with several processes, smaller chunks shorten the end of an epoch, when one works alone
+    chunk_words = model.chunk_words // processes or 1
+    model._hook("on_train_begin")
+    try:
+        for _ in range(epochs):
+            model._hook("on_epoch_begin")
+            chunks = epoch_chunks(chunk_words)
+            if pool is None:
+                epoch = model.epochs_trained
+                prepared = ((len(ids), engine.prepare(epoch, number, ids, sid))
+                            for number, (ids, sid) in enumerate(chunks))
+                for raw_n, item in prefetch(prepared, depth=1):   # the next chunk is prepared as this one trains
+                    lr = engine.train(item, raw_n, done, acc, report)
+                    done += raw_n
+                    flush(model, acc, done, lr)
+            else:
+                for loss, examples, words, lr in pool.epoch(chunks, done):
+                    acc.add(loss, examples)
+                    flush(model, acc, words, lr)
+                    if progress is not None:
+                        progress.show(words, lr, model.loss_history[-1]["loss"] if examples else float("nan"))
+                done += pool.words
+            model._end_epoch()
+    finally:
+        if pool is not None:
+            pool.close()
+    model.words_trained += done
+    model.train_seconds = time.time() - start
+    if progress is not None:
+        progress.finish(done, model.train_seconds)
+    return done
+
+
+def flush(model: Any, acc: engines.Accumulator, words: float, lr: float) -> float:
+    """Move the accumulated loss into ``model.loss_history``; return its mean per example.
+
+    Raises :class:`~nsw2v.errors.DivergedError` when the loss is not finite."""
+    examples = int(backend.to_float(acc.examples))
+    if examples == 0:
+        return float("nan")
+    mean = backend.to_float(acc.loss) / examples
+    if not math.isfinite(mean):
+        raise DivergedError(_advice(model, lr))
+    model.loss_history.append({"epoch": model.epochs_trained, "words": int(model.words_trained + words),
+                               "alpha": float(lr), "loss": mean, "examples": examples})
+    acc.loss, acc.examples = 0.0, 0
+    return mean
+
+
+def _advice(model: Any, lr: float) -> str:
+    """What to change when training diverged."""
+    return (f"training diverged (non-finite loss at learning rate {lr:.4g}, epoch {model.epochs_trained + 1}); "
+            f"no vectors were kept: lower alpha (now {model.alpha}), negative (now {model.negative}) or "
+            f"max_row_updates (now {model.max_row_updates})")
