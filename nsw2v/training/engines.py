@@ -15,14 +15,16 @@ An engine turns chunks of the encoded corpus into updates of ``model.W_in`` and
 """
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from .. import backend
 from ..errors import ParameterError
 from .plan import LearningRate
 
-#: The engines by name: the array code over ``xp`` (the reference), the compiled CPU loop, the CUDA kernels.
-ENGINES = ("array",)
+#: The engines by name: the array code over ``xp`` (the reference), the compiled CPU loop (Numba), the CUDA
+#: kernels. The compiled ones walk the corpus in order (:mod:`.walk`).
+ENGINES = ("array", "numba", "cuda")
 
 
 class Accumulator:
@@ -36,21 +38,41 @@ class Accumulator:
         self.examples += examples
 
 
+def numba_available() -> bool:
+    """Whether the compiled CPU engine can run: numba installed and the engine's module present (no import)."""
+    return importlib.util.find_spec("numba") is not None \
+        and importlib.util.find_spec(f"{__package__}.numba_engine") is not None
+
+
 def choose(model: Any) -> str:
-    """The engine ``model`` trains with: its ``engine`` setting, or the backend's default."""
+    """The engine ``model`` trains with: its ``engine`` setting, or the backend's default (on NumPy the compiled
+    loop when numba is installed, else the array code; on CuPy the CUDA kernels with ``NSW2V_FAST_GPU=1``,
+    else the array code)."""
     name = getattr(model, "engine", None)
+    cupy = backend.is_cupy(model.xp)
     if name is None:
-        return "array"
+        if cupy:
+            return "cuda" if backend.fast_gpu() else "array"
+        return "numba" if numba_available() else "array"
     if name not in ENGINES:
         raise ParameterError(f"engine={name!r} must be one of {', '.join(map(repr, ENGINES))} or None")
+    if name == "numba" and cupy or name == "cuda" and not cupy:
+        raise ParameterError(f"engine={name!r} runs on {'NumPy' if name == 'numba' else 'CuPy'}, "
+                             f"not on {model.xp.__name__}: choose xp to match, or engine=None")
+    if name == "numba" and not numba_available():
+        raise ParameterError("engine='numba' needs numba: pip install numba (or engine='array')")
     return name
 
 
 def make(model: Any, schedule: LearningRate) -> Any:
     """The engine of :func:`choose` for one ``train()`` call, following ``schedule``."""
     name = choose(model)
+    if name == "numba":
+        from .numba_engine import NumbaEngine
+        return NumbaEngine(model, schedule)
+    if name == "cuda":
+        from .cuda_engine import CudaEngine
+        return CudaEngine(model, schedule)
+    from .array_engine import ArrayEngine
     processes = 1 if backend.is_cupy(model.xp) else model.workers     # the device trains alone
-    if name == "array":
-        from .array_engine import ArrayEngine
-        return ArrayEngine(model, schedule, processes)
-    raise AssertionError(name)
+    return ArrayEngine(model, schedule, processes)
