@@ -228,9 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", "--iter", "-iter", dest="epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--sampler", choices=("exclusion", "batched"), default=None)
-    t.add_argument("--workers", "--threads", "-threads", dest="workers", type=int, default=1,
-                   help="processes reading the corpus, and on NumPy training (more than 1 there: faster, "
-                        "not bit-reproducible)")
+    t.add_argument("--workers", "--threads", "-threads", dest="workers", type=int, default=None,
+                   help="training threads (the compiled engine; the array engine: processes) and processes "
+                        "reading the corpus; default: the usable cores with the compiled engine, else 1. More "
+                        "than 1 is faster and not bit-reproducible: --workers 1 gives the same vectors for a seed")
     t.add_argument("--max-row-updates", type=_int_from(0), default=64,
                    help="cap on a row's summed updates per step (0: exact sums)")
     t.add_argument("--seed", type=int, default=1)

@@ -60,26 +60,36 @@ class Word2Vec:
     min_alpha : float
         Final learning rate.
     batch_size : int, optional
-        Centers per step. Default: 256 on NumPy; on CuPy 16384, or a 256th of
-        the corpus's words if that is less (but at least 256), so that a small
-        corpus still gets enough steps (see the README's quality-by-batch-size table).
+        Centers per step of the array engine (the compiled engines walk the
+        corpus center after center). Default: 256 on NumPy; on CuPy 16384, or
+        a 256th of the corpus's words if that is less (but at least 256), so
+        that a small corpus still gets enough steps (see the README's
+        quality-by-batch-size table).
     max_row_updates : int or None
-        Within one step, a row updated more than this many times gets its
-        summed update scaled down to this many updates' worth (``None``: exact
-        sums). Large batches diverge without it; see ``steps.CappedScatter``.
-    workers : int
-        Processes (default 1). With more, ``corpus_file`` is read by all of
-        them (``nsw2v.parallel_read``, the same result as one), and on NumPy
-        they also train, updating shared tables without locks as the C tool's
-        threads do: the same seed then no longer gives exactly the same
-        vectors. On CuPy the device trains alone.
+        The array engine's cap: within one step, a row updated more than this
+        many times gets its summed update scaled down to this many updates'
+        worth (``None``: exact sums). Large batches diverge without it; see
+        ``steps.CappedScatter``.
+    workers : int, optional
+        Training threads of the compiled engine (``engine="numba"``), or
+        processes of the array engine on NumPy; more than one update shared
+        tables without locks as the C tool's threads do, so the same seed then
+        no longer gives exactly the same vectors: ``workers=1`` does. With
+        more, ``corpus_file`` is also read by that many processes
+        (``nsw2v.parallel_read``, the same result as one). On CuPy the device
+        trains alone. Default (``None``): the usable cores with the compiled
+        engine, else 1.
     sampler : {"exclusion", "batched", None}
         The negative sampler's path; ``None`` is the backend's default.
-    engine : {"array", None}
+    engine : {"array", "numba", "cuda", None}
         What trains: ``"array"``, the array code over ``xp`` (NumPy or CuPy; the
-        reference); ``None`` is the backend's default (:mod:`nsw2v.training.engines`).
+        reference); ``"numba"``, the compiled CPU loop on ``workers`` threads
+        (needs numba; :mod:`nsw2v.training.numba_engine`); ``None`` is the
+        backend's default (:mod:`nsw2v.training.engines`: ``"numba"`` on NumPy
+        when numba is installed).
     seed : int
-        The same seed on the same backend gives the same vectors.
+        The same seed on the same backend gives the same vectors, with one
+        training thread or process (``workers=1``).
     xp : module or str, optional
         ``"numpy"`` or ``"cupy"``; ``None`` follows ``GPU=...``.
     verbose : bool
@@ -100,7 +110,7 @@ class Word2Vec:
                  min_alpha: float = 0.0001, epochs: int = 5, batch_size: Optional[int] = None,
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
-                 max_row_updates: Optional[int] = 64, workers: int = 1, verbose: bool = True,
+                 max_row_updates: Optional[int] = 64, workers: Optional[int] = None, verbose: bool = True,
                  callbacks: Sequence[Any] = (), engine: Optional[str] = None):
         self.xp = backend.resolve_xp(xp)
         self.vector_size = vector_size
@@ -125,7 +135,7 @@ class Word2Vec:
         self.max_sentence_length = max_sentence_length
         self.chunk_words = chunk_words
         self.max_row_updates = max_row_updates
-        self.workers = workers
+        self.workers = _default_workers(self) if workers is None else workers
         self.verbose = verbose
         self.callbacks = _checked_callbacks(callbacks)
         self._running: list = []                # the callbacks of the training under way
@@ -171,10 +181,8 @@ class Word2Vec:
         need(0 <= self.min_alpha <= self.alpha, f"min_alpha={self.min_alpha} must be in [0, alpha={self.alpha}]")
         need(self.sampler in (None, "exclusion", "batched"),
              f"sampler={self.sampler!r} must be 'exclusion', 'batched' or None")
-        engines.choose(self)
-        if self.workers > 1:
-            import multiprocessing
-            need("fork" in multiprocessing.get_all_start_methods(),
+        if engines.choose(self) == "array" and not backend.is_cupy(self.xp) and self.workers > 1:
+            need(_can_fork(),
                  f"workers={self.workers}: several processes are started by fork, which this platform lacks; "
                  "use workers=1")
 
@@ -243,7 +251,7 @@ class Word2Vec:
             except ingest.Unsupported as why:
                 if self.verbose:
                     sys.stderr.write(f"reading {source} token by token: {why}\n")
-        if self.workers > 1:                        # several processes: all of them read
+        if self.workers > 1 and _can_fork():        # several processes: all of them read
             return count_and_encode_file(corpus_file, self.min_count, self.max_sentence_length,
                                          workers=self.workers, source=source)
         return Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
@@ -384,6 +392,22 @@ def _checked_callbacks(callbacks: Sequence[Any]) -> list:
             raise TypeError(f"callbacks[{i}]={callback!r} is neither callable nor has any of the methods "
                             + ", ".join(_HOOKS))
     return callbacks
+
+
+def _default_workers(model: "Word2Vec") -> int:
+    """``workers=None``: the cores this process may use for the compiled engine (its threads share the tables),
+    1 for the array engine (one process, reproducible)."""
+    if engines.choose(model) != "numba":
+        return 1
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _can_fork() -> bool:
+    """Whether worker processes can be started by fork (not on Windows)."""
+    import multiprocessing
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _array_reader(xp: Any) -> bool:

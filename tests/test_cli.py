@@ -81,7 +81,8 @@ def test_the_c_tools_spellings_train_as_ours(vectors, tmp_path):
                 "-negative", "3", "-hs", "0", "-sample", "1e-4", "-threads", "1", "-binary", "1", "-iter", "1",
                 "-min-count", "2", "-alpha", "0.03", "-save-vocab", str(tmp_path / "vocab.txt"), "--xp", "numpy", "-q")
     second = run("train", str(corpus), "-o", str(ours), "--sg", "1", "--size", "10", "--window", "2", "--negative",
-                 "3", "--sample", "1e-4", "--epochs", "1", "--min-count", "2", "--alpha", "0.03", "--xp", "numpy", "-q")
+                 "3", "--sample", "1e-4", "--epochs", "1", "--min-count", "2", "--alpha", "0.03", "--xp", "numpy", "-q",
+                 "--workers", "1")
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert c_tool.read_bytes() == ours.read_bytes()         # binary (-binary 1) skip-gram (-cbow 0) vectors
     text = tmp_path / "c.bin"                              # the C tool's -output: text unless -binary 1
@@ -133,7 +134,8 @@ def test_interrupted_training_leaves_no_output(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "GPU"}
     # (batch 32: at the default 256 steps of this 13-word corpus diverge, and training stops by itself)
     proc = subprocess.Popen([sys.executable, "-m", "nsw2v", "train", str(corpus), "-o", str(out),
-                             "--epochs", "1000", "--min-count", "2", "--xp", "numpy", "--batch-size", "32"],
+                             "--epochs", "1000", "--min-count", "2", "--xp", "numpy", "--batch-size", "32",
+                             "--engine", "array"],
                             stderr=subprocess.PIPE, text=True, env=env)
     # wait for the first progress line, then press Ctrl-C
     buffer = ""

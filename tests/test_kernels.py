@@ -220,7 +220,7 @@ def test_word2vec_through_the_kernels_on_the_cpu(cpu_cupy, monkeypatch, tmp_path
     corpus.write_text("\n".join(" ".join(rng.choice(words, size=rng.integers(3, 30), p=np.arange(40, 0, -1) / 820))
                                 for _ in range(300)) + "\n")
     settings = dict(corpus_file=str(corpus), vector_size=8, window=3, min_count=1, sg=sg, epochs=2, batch_size=32,
-                    sampler="batched", seed=3, xp="numpy", verbose=False)
+                    sampler="batched", seed=3, xp="numpy", verbose=False, engine="array")
     want = Word2Vec(**settings)
     use_the_kernels(monkeypatch)
     made, sort_chunk = [], w2v.sort_rows
@@ -238,7 +238,7 @@ def test_a_chunk_with_nothing_to_train_through_the_kernels(cpu_cupy, monkeypatch
     corpus.write_text(" ".join(f"w{i % 7}" for i in range(40)) + "\nw3\n")
     use_the_kernels(monkeypatch)
     model = Word2Vec(corpus_file=str(corpus), vector_size=4, window=2, min_count=1, sample=0, chunk_words=40,
-                     epochs=2, xp="numpy", verbose=False)
+                     epochs=2, xp="numpy", verbose=False, engine="array")
     assert model.words_trained == 2 * 41
     assert sum(h["examples"] for h in model.loss_history) == 2 * 40  # the lone word is no example
 

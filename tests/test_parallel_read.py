@@ -98,5 +98,5 @@ def test_several_workers_need_fork(monkeypatch):
     import multiprocessing
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     with pytest.raises(ValueError, match="workers=2: several processes are started by fork"):
-        Word2Vec(workers=2, xp="numpy")
-    Word2Vec(workers=1, xp="numpy")
+        Word2Vec(workers=2, xp="numpy", engine="array")
+    Word2Vec(workers=1, xp="numpy", engine="array")

@@ -112,7 +112,7 @@ def test_corpus_kept_encoded_trains_exactly_as_reading_it_again(tmp_path):
     path.write_text("\n".join(" ".join(f"w{i}" for i in rng.zipf(1.3, rng.integers(1, 40)) % 200)
                               for _ in range(400)))
     kw = dict(corpus_file=str(path), vector_size=8, min_count=2, epochs=2, xp="numpy", verbose=False,
-              chunk_words=700)
+              chunk_words=700, workers=1)
     kept = Word2Vec(**kw)
     assert kept._encoded is not None
     reread = Word2Vec(max_vocab_size=10 ** 9, **kw)        # a (never reached) bound: counted, not kept
@@ -133,7 +133,7 @@ def test_array_reader_trains_as_the_token_reader(tmp_path, xp, monkeypatch):
     rng = np.random.default_rng(5)
     path.write_text("\n".join(" ".join(f"w{i}" for i in rng.zipf(1.3, rng.integers(1, 30)) % 150)
                               for _ in range(300)))
-    kw = dict(corpus_file=str(path), vector_size=8, min_count=2, epochs=1, xp=xp, verbose=False)
+    kw = dict(corpus_file=str(path), vector_size=8, min_count=2, epochs=1, xp=xp, verbose=False, workers=1)
     monkeypatch.setattr(w2v, "_array_reader", lambda xp: True)
     calls = []
     real = w2v.ingest.count_and_encode
@@ -161,7 +161,7 @@ def test_a_text_too_long_for_device_memory_is_read_token_by_token(tmp_path, monk
 @pytest.mark.parametrize("fast", ["0", "1"])
 def test_same_seed_same_vectors_and_other_seed_differs(xp, fast, monkeypatch):
     monkeypatch.setenv("NSW2V_FAST_GPU", fast)                     # CuPy: array code, or the kernels
-    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp=xp, verbose=False)
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp=xp, verbose=False, workers=1)
     a = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
     b = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
     c = Word2Vec(SENTENCES, seed=6, **kw).wv.vectors
@@ -170,7 +170,7 @@ def test_same_seed_same_vectors_and_other_seed_differs(xp, fast, monkeypatch):
 
 
 def test_save_load_continue(tmp_path):
-    kw = dict(vector_size=8, window=2, min_count=1, epochs=1, xp="numpy", verbose=False, seed=3)
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=1, xp="numpy", verbose=False, seed=3, workers=1)
     model = Word2Vec(SENTENCES, **kw)
     model.save(str(tmp_path / "m.npz"))
     loaded = Word2Vec.load(str(tmp_path / "m.npz"), xp="numpy")
@@ -196,7 +196,7 @@ def test_the_default_batch_is_at_most_a_256th_of_the_corpus(monkeypatch):
 def test_max_final_vocab_trains_as_the_min_count_it_stands_for(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(" ".join(s) for s in SENTENCES) + "\n" + "rare words here once\n")
-    kw = dict(vector_size=8, window=2, epochs=1, xp="numpy", verbose=False, seed=4, sampler="batched")
+    kw = dict(vector_size=8, window=2, epochs=1, xp="numpy", verbose=False, seed=4, sampler="batched", workers=1)
     # 19 words counted 20 times and 4 once: the bound at 19 keeps the 19, as min_count=2 does
     same = Word2Vec(corpus_file=str(path), min_count=2, **kw)
     kept = Word2Vec(corpus_file=str(path), min_count=1, max_final_vocab=19, **kw)
@@ -220,7 +220,7 @@ def test_max_final_vocab_keeps_gensims_words():
 
 
 def test_gensims_build_vocab_then_train_idiom():
-    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp="numpy", verbose=False, seed=3)
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp="numpy", verbose=False, seed=3, workers=1)
     direct = Word2Vec(SENTENCES, **kw)
     model = Word2Vec(hs=0, cbow_mean=1, **kw)
     model.build_vocab(corpus_iterable=SENTENCES)
@@ -432,7 +432,8 @@ def test_a_worker_draws_new_windows_and_subsampling_each_epoch(monkeypatch):
 
 def test_two_training_processes_train_every_word():
     corpus = SENTENCES * 40
-    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, sample=0, xp="numpy", verbose=False, chunk_words=200)
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, sample=0, xp="numpy", verbose=False, chunk_words=200,
+              engine="array")
     model = Word2Vec(corpus, workers=2, **kw)
     assert model.words_trained == 2 * model.vocab.total_words
     assert sum(h["examples"] for h in model.loss_history) == 2 * model.vocab.total_words

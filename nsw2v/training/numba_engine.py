@@ -1,0 +1,630 @@
+"""The compiled CPU engine: the word2vec C tool's loop, compiled with Numba, on ``workers`` threads.
+
+    >>> from nsw2v import Word2Vec
+    >>> model = Word2Vec(corpus_file="text8", engine="numba", workers=4)     # doctest: +SKIP
+    >>> model = Word2Vec(corpus_file="text8", engine="numba", workers=1)     # the same vectors for a seed
+
+The default engine on NumPy when numba is installed (:mod:`.engines`). It walks
+each chunk **in order**, center after center, by the rules of :mod:`.walk`
+(the same counter-based draws for subsampling, window and negatives, on both
+sampler paths; reads before writes per center; CBOW, and skip-gram with the
+negatives shared by a window), updating ``model.W_in`` and ``model.W_out`` in
+place. The only module of nsw2v that imports numba.
+
+Threads
+-------
+A chunk's kept positions are cut into ``workers`` streams (:mod:`.walk`'s
+streams), and one Python thread walks each by calling the compiled loop, which
+releases the GIL (``nogil=True``). The threads update the two tables without
+locks, as the C tool's threads do (Hogwild), so nothing is copied per thread
+but a few rows of scratch. Python threads rather than Numba's ``parallel=True``:
+the thread count is exactly ``workers`` with no threading layer to choose or
+configure, the main thread stays free to report progress and to catch Ctrl-C
+(it sets a stop flag that the loop polls every :data:`POLL` centers), and one
+thread reproduces :func:`.walk.reference` exactly. With ``workers=1`` a seed
+gives the same vectors on every run; with more, the threads' updates interleave
+by timing, as in the C tool and gensim.
+
+Compilation
+-----------
+The loops are compiled on first use and cached on disk (``cache=True``: in
+``__pycache__`` beside this file, or Numba's user-wide cache when that is not
+writable); the engine compiles them when it is built, and says so on stderr
+when it takes a while (``compile_seconds``). ``fastmath`` allows reassociation
+and fused multiply-adds only (``reassoc``, ``contract``, ``nsz``): the dot
+products then vectorise (their float32 sums are taken in another order, a
+difference of rounding, tested against the reference), while ``nnan``/``ninf``
+stay off so that a diverging run still shows a non-finite loss to the driver.
+
+Lockstep simulation (benchmarks only)
+-------------------------------------
+``NumbaEngine(model, schedule, lockstep=N)`` (or the :func:`lockstep` context
+manager around ``Word2Vec.train``) trains on one thread as a GPU with ``N``
+streams in flight would at worst: step ``t`` computes the ``t``-th center of
+every stream from the tables as they were at the step's start, then adds all
+the updates (summed per row). ``N=1`` is the sequential walk. It answers how
+much staleness costs in quality (``benchmarks/quality_streams.py``); nothing
+else uses it.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import threading
+import time
+from typing import Any, Callable, Iterator, Optional, Tuple
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from . import walk
+from .plan import LearningRate
+
+__all__ = ["NumbaEngine", "lockstep", "POLL"]
+
+#: Centers between two looks at the stop flag (and two progress updates) in the compiled loop.
+POLL = 2048
+#: Reassociation (vectorised dot products) and fused multiply-adds; no nnan/ninf (see the module docstring).
+FASTMATH = {"reassoc", "contract", "nsz"}
+
+_U32 = np.uint64(32)
+_U11 = np.uint64(11)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_GAMMA = np.uint64(walk.GAMMA)
+_M1, _M2 = np.uint64(walk.M1), np.uint64(walk.M2)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_WINDOW = np.uint64(walk.WINDOW)
+_NEGATIVES = walk.NEGATIVES
+_STATS = 8          # float64 per thread in the stats array: one 64-byte line each (loss, examples, positions)
+
+
+# ------------------------------------------------------------------------------------- the compiled loops
+
+
+@intrinsic
+def _prefetch_row(typingctx, table, row):
+    """Ask the CPU to bring row ``row`` of a 2-D C-contiguous table into its caches (``llvm.prefetch`` on each
+    64-byte line; a hint: no fault, no result)."""
+    if not (isinstance(table, types.Array) and table.ndim == 2 and table.layout == "C"
+            and isinstance(row, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        zero = ir.Constant(cgutils.intp_t, 0)
+        start = builder.bitcast(cgutils.get_item_pointer(context, builder, array_type, array, [index, zero]),
+                                ir.IntType(8).as_pointer())
+        width = cgutils.unpack_tuple(builder, array.shape)[1]
+        size = builder.mul(width, ir.Constant(cgutils.intp_t, context.get_abi_sizeof(
+            context.get_data_type(array_type.dtype))))
+        i32 = ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [start.type, i32, i32, i32]), "llvm.prefetch.p0")
+        with cgutils.for_range_slice(builder, zero, size, ir.Constant(cgutils.intp_t, 64)) as (offset, _):
+            # read, keep in all cache levels, data
+            builder.call(prefetch, [builder.gep(start, [offset]), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(table, row), codegen
+
+
+@njit(nogil=True, cache=True)
+def _mix(z):
+    """splitmix64's output for state ``z`` (uint64, wrapping): :func:`.walk.mix`."""
+    z = z + _GAMMA
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(nogil=True, cache=True)
+def _exact_excluding(bits, center, outs, n, p):
+    """One id from ``p`` without the center and ``outs[1:1+n]``, by inverse transform (:mod:`.walk`'s
+    fallback; no fastmath: the cumulative sums are NumPy's, in order)."""
+    V = p.shape[0]
+    total = 0.0
+    for i in range(V):
+        if not _taken(i, center, outs, n):
+            total += p[i]
+    u = np.float64(bits >> _U11) * 2.0 ** -53 * total
+    cumulative = 0.0
+    for i in range(V):
+        if not _taken(i, center, outs, n):
+            cumulative += p[i]
+        if cumulative > u:
+            return i
+    return V - 1
+
+
+@njit(nogil=True, cache=True)
+def _taken(word, center, outs, n):
+    if word == center:
+        return True
+    for i in range(n):
+        if outs[1 + i] == word:
+            return True
+    return False
+
+
+@njit(nogil=True, cache=True)
+def _outputs(key_q, center, negative, exclusion, max_draws, accept, alias, p, outs):
+    """``outs[0] = center`` and its negatives after it; returns how many outputs train (the batched path's
+    negatives equal to the center are dropped, the others keep their order)."""
+    V = np.uint64(alias.shape[0])
+    outs[0] = center
+    n = 0
+    j = 0
+    while n < negative:
+        bits = _mix(key_q ^ np.uint64(_NEGATIVES + j))
+        if exclusion and j >= max_draws:
+            outs[1 + n] = _exact_excluding(bits, center, outs, n, p)
+            n += 1
+            j += 1
+            continue
+        column = ((bits >> _U32) * V) >> _U32
+        word = np.int64(column) if (bits & _LOW32) < accept[column] else np.int64(alias[column])
+        j += 1
+        if exclusion and _taken(word, center, outs, n):
+            continue
+        outs[1 + n] = word
+        n += 1
+    if exclusion:
+        return 1 + negative
+    trained = 1
+    for k in range(1, 1 + negative):
+        if outs[k] != center:
+            outs[trained] = outs[k]
+            trained += 1
+    return trained
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def _center(q, ids, sid, key, window, sg, lr, W_in, W_out, dst_in, dst_out, outs, T, ctx, grads, rows, h):
+    """Train position ``q`` against the outputs ``outs[:T]`` (:func:`_outputs`): read ``W_in``/``W_out``, add
+    the updates to ``dst_in``/``dst_out`` (the tables themselves, or the lockstep's sums). Returns ``(loss,
+    examples, contexts)``; the input rows touched are ``ctx[:contexts]``."""
+    m = ids.shape[0]
+    H = W_in.shape[1]
+    key_q = _mix(key ^ np.uint64(q))
+    reach = window - np.int64(((_mix(key_q ^ _WINDOW) >> _U32) * np.uint64(window)) >> _U32)
+    sentence = sid[q]
+    lo = q
+    while lo > 0 and q - lo < reach and sid[lo - 1] == sentence:
+        lo -= 1
+    hi = q
+    while hi < m - 1 and hi - q < reach and sid[hi + 1] == sentence:
+        hi += 1
+    C = 0
+    for c in range(lo, hi + 1):
+        if c != q:
+            ctx[C] = ids[c]
+            C += 1
+    if C == 0:
+        return 0.0, 0, 0
+    lr32 = np.float64(np.float32(lr))          # the reference's float32 rate, times float64 errors
+    loss = 0.0                                  # the loss: loss + logs + log(product)
+    logs = 0.0
+    product = 1.0
+    if sg:
+        # Ji et al.'s shape: the window's C context rows against the T output rows, (C, H) x (H, T); every
+        # row is read in place, and each table is read in full before it is written
+        for c in range(C):
+            row = ctx[c]
+            for k in range(T):
+                out = outs[k]
+                s = np.float32(0.0)
+                for j in range(H):
+                    s += W_in[row, j] * W_out[out, j]
+                g, factor, linear = _gradient(s, k == 0, lr32)
+                grads[c, k] = g
+                loss += linear
+                product *= factor               # each factor in (1, 2]: flushed long before overflow
+                if product > 1e250:
+                    logs = _log_of(product, logs)
+                    product = 1.0
+        for c in range(C):                      # rows[c] = sum_k g_ck W_out[o_k]: every read of W_out
+            for j in range(H):
+                rows[c, j] = 0.0
+            for k in range(T):
+                g = grads[c, k]
+                out = outs[k]
+                for j in range(H):
+                    rows[c, j] += g * W_out[out, j]
+        for k in range(T):                      # W_out[o_k] += sum_c g_ck W_in[c]: every read of W_in
+            out = outs[k]
+            for c in range(C):
+                g = grads[c, k]
+                row = ctx[c]
+                for j in range(H):
+                    dst_out[out, j] += g * W_in[row, j]
+        for c in range(C):
+            row = ctx[c]
+            for j in range(H):
+                dst_in[row, j] += rows[c, j]
+        return _log_of(product, logs) + loss, C, C
+    # CBOW: h is the mean of the context rows; every context row gets the error of h whole (rows[0])
+    for j in range(H):
+        h[j] = 0.0
+    for c in range(C):
+        row = ctx[c]
+        for j in range(H):
+            h[j] += W_in[row, j]
+    size = np.float32(C)
+    for j in range(H):
+        h[j] = h[j] / size
+        rows[0, j] = 0.0
+    for k in range(T):
+        out = outs[k]
+        s = np.float32(0.0)
+        for j in range(H):
+            s += h[j] * W_out[out, j]
+        g, factor, linear = _gradient(s, k == 0, lr32)
+        grads[0, k] = g
+        loss += linear
+        product *= factor
+        for j in range(H):
+            rows[0, j] += g * W_out[out, j]
+    for k in range(T):                          # after every read of W_out
+        out = outs[k]
+        g = grads[0, k]
+        for j in range(H):
+            dst_out[out, j] += g * h[j]
+    for c in range(C):
+        row = ctx[c]
+        for j in range(H):
+            dst_in[row, j] += rows[0, j]
+    return _log_of(product, logs) + loss, 1, C
+
+
+@njit(nogil=True, cache=True)
+def _gradient(s, positive, lr32):
+    """``(g, 1 + e, max(-z, 0))`` of score ``s`` (float32): ``g = lr (label - sigmoid(s))`` as float32, and
+    the pieces of the loss term ``softplus(-z) = max(-z, 0) + log(1 + e)``, ``e = exp(-|s|)`` (``z = s`` for
+    the center, ``-s`` for a negative): the caller multiplies the ``1 + e`` and takes one log a center, since
+    a log1p per term cost a third of a skip-gram center."""
+    x = np.float64(s)
+    e = math.exp(-abs(x))
+    sigmoid = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+    z = x if positive else -x
+    label = 1.0 if positive else 0.0
+    return np.float32(lr32 * (label - sigmoid)), 1.0 + e, max(-z, 0.0)
+
+
+@njit(nogil=True, cache=True)
+def _log_of(product, logs):
+    """``logs + log(product)``."""
+    return logs + math.log(product)
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def _walk(W_in, W_out, ids, sid, key, accept, alias, p, first, last, length, window, negative, sg, exclusion,
+          max_draws, lr0, lr1, stop, stats, slot):
+    """Walk positions ``first:last`` of a chunk (one stream) in order, updating the tables in place.
+
+    ``stats[slot]`` gets the loss, the examples and the positions done every :data:`POLL` centers and at the
+    end; the walk stops early when ``stop[0]`` is set. The next center's outputs are drawn one center ahead
+    and their rows prefetched (the draws are counters, not a generator's state: drawing early changes nothing),
+    as is the input row that enters the window next."""
+    m = ids.shape[0]
+    width = 2 * window
+    ctx = np.empty(width, dtype=np.int32)
+    outs = np.empty((2, 1 + negative), dtype=np.int64)
+    grads = np.empty((width, 1 + negative), dtype=np.float32)
+    rows = np.empty((width, W_in.shape[1]), dtype=np.float32)
+    h = np.empty(W_in.shape[1], dtype=np.float32)
+    loss = 0.0
+    examples = 0
+    done = first
+    T_next = 0
+    if first < last:
+        T_next = _outputs(_mix(key ^ np.uint64(first)), np.int64(ids[first]), negative, exclusion, max_draws,
+                          accept, alias, p, outs[first % 2])
+    for q in range(first, last):
+        if (q - first) % POLL == 0:
+            if stop[0] != 0:
+                break
+            stats[slot, 0] = loss
+            stats[slot, 1] = examples
+            stats[slot, 2] = q - first
+        T = T_next
+        if q + 1 < last:
+            ahead = outs[(q + 1) % 2]
+            T_next = _outputs(_mix(key ^ np.uint64(q + 1)), np.int64(ids[q + 1]), negative, exclusion, max_draws,
+                              accept, alias, p, ahead)
+            for k in range(T_next):
+                _prefetch_row(W_out, ahead[k])
+            if q + 1 + window < m:
+                _prefetch_row(W_in, ids[q + 1 + window])
+        stream = q // length
+        lr = lr0 + (lr1 - lr0) * (q - stream * length) / length
+        term, n, _ = _center(q, ids, sid, key, window, sg, lr, W_in, W_out, W_in, W_out, outs[q % 2], T, ctx,
+                             grads, rows, h)
+        loss += term
+        examples += n
+        done = q + 1
+    stats[slot, 2] = done - first
+    stats[slot, 0] = loss
+    stats[slot, 1] = examples
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def _lockstep(W_in, W_out, ids, sid, key, accept, alias, p, streams, window, negative, sg, exclusion, max_draws,
+              lr0, lr1, stop, stats, sum_in, sum_out, marked_in, marked_out):
+    """Walk all ``streams`` streams of a chunk in lockstep: step ``t`` trains the ``t``-th position of every
+    stream from the tables as they were at the step's start (``sum_in``/``sum_out``: zero tables that collect
+    the step's updates; ``marked_*``: zero flags of the rows touched), then adds the sums to the tables."""
+    m = ids.shape[0]
+    H = W_in.shape[1]
+    length = (m + streams - 1) // streams
+    width = 2 * window
+    ctx = np.empty(width, dtype=np.int32)
+    outs = np.empty(1 + negative, dtype=np.int64)
+    grads = np.empty((width, 1 + negative), dtype=np.float32)
+    rows = np.empty((width, H), dtype=np.float32)
+    h = np.empty(H, dtype=np.float32)
+    rows_in = np.empty(streams * width, dtype=np.int64)
+    rows_out = np.empty(streams * (1 + negative), dtype=np.int64)
+    loss = 0.0
+    examples = 0
+    for t in range(length):
+        if stop[0] != 0:
+            break
+        n_in = 0
+        n_out = 0
+        for s in range(streams):
+            q = s * length + t
+            if q >= m:
+                break
+            lr = lr0 + (lr1 - lr0) * t / length
+            T = _outputs(_mix(key ^ np.uint64(q)), np.int64(ids[q]), negative, exclusion, max_draws, accept, alias,
+                         p, outs)
+            term, n, C = _center(q, ids, sid, key, window, sg, lr, W_in, W_out, sum_in, sum_out, outs, T, ctx,
+                                 grads, rows, h)
+            if C == 0:
+                continue
+            loss += term
+            examples += n
+            for c in range(C):
+                row = ctx[c]
+                if marked_in[row] == 0:
+                    marked_in[row] = 1
+                    rows_in[n_in] = row
+                    n_in += 1
+            for k in range(T):
+                row = outs[k]
+                if marked_out[row] == 0:
+                    marked_out[row] = 1
+                    rows_out[n_out] = row
+                    n_out += 1
+        for i in range(n_in):
+            row = rows_in[i]
+            for j in range(H):
+                W_in[row, j] += sum_in[row, j]
+                sum_in[row, j] = 0.0
+            marked_in[row] = 0
+        for i in range(n_out):
+            row = rows_out[i]
+            for j in range(H):
+                W_out[row, j] += sum_out[row, j]
+                sum_out[row, j] = 0.0
+            marked_out[row] = 0
+        stats[0, 2] = min((t + 1) * streams, m)
+    stats[0, 0] = loss
+    stats[0, 1] = examples
+
+
+# ------------------------------------------------------------------------------------------------ the engine
+
+_LOCKSTEP: Optional[int] = None
+
+
+@contextlib.contextmanager
+def lockstep(streams: int) -> Iterator[None]:
+    """Within the block, numba engines built by ``Word2Vec.train`` simulate ``streams`` streams in lockstep
+    (for ``benchmarks/quality_streams.py``; see the module docstring)."""
+    global _LOCKSTEP
+    before, _LOCKSTEP = _LOCKSTEP, int(streams)
+    try:
+        yield
+    finally:
+        _LOCKSTEP = before
+
+
+class NumbaEngine:
+    """The compiled loop on ``model.workers`` threads (the engine interface of :mod:`.engines`).
+
+    Parameters
+    ----------
+    model : Word2Vec
+        Its tables (float32, C-contiguous NumPy arrays) are updated in place.
+    schedule : LearningRate
+        The learning rate over this ``train()`` call's words.
+    lockstep : int, optional
+        Simulate this many streams in lockstep on one thread instead (benchmarks only).
+
+    Attributes
+    ----------
+    compile_seconds : float
+        Time taken to compile (or load from the cache) the loop when this engine was built; 0 when it was
+        already loaded in this process.
+    """
+
+    name = "numba"
+
+    def __init__(self, model: Any, schedule: LearningRate, lockstep: Optional[int] = None):
+        self.model, self.schedule = model, schedule
+        self.lockstep = _LOCKSTEP if lockstep is None else int(lockstep)
+        if self.lockstep is not None and self.lockstep < 1:
+            raise ValueError(f"lockstep={self.lockstep} must be >= 1")
+        for name in ("W_in", "W_out"):       # the compiled loop is typed for C-contiguous float32 tables
+            table = getattr(model, name)
+            if table.dtype != np.float32 or not table.flags.c_contiguous or not table.flags.writeable:
+                setattr(model, name, np.ascontiguousarray(table, dtype=np.float32).copy())
+        self.tables = walk.Tables.of(model.vocab, model.ns_exponent, model.sample)
+        self.exclusion = model.sampler != "batched"       # NumPy's default path is exclusion
+        self.threads = 1 if self.lockstep is not None else max(1, int(model.workers))
+        self.stop = np.zeros(1, dtype=np.uint8)
+        self.compile_seconds = _compile(self.lockstep is not None, model.verbose)
+
+    def prepare(self, epoch: int, number: int, ids: np.ndarray, sid: np.ndarray) -> Tuple[np.ndarray, np.ndarray, int]:
+        """Chunk ``number`` of ``epoch`` subsampled with its key (:func:`.walk.subsample`): ``(ids, sid, key)``."""
+        key = walk.chunk_key(self.model.seed, epoch, number)
+        if self.model.sample > 0:
+            ids, sid = walk.subsample(np, ids, sid, self.tables.keep, key)
+        return (np.ascontiguousarray(ids, dtype=np.int32), np.ascontiguousarray(sid, dtype=np.int32), key)
+
+    def train(self, prepared: Tuple[np.ndarray, np.ndarray, int], raw_words: int, words_before: float, acc: Any,
+              report: Optional[Callable] = None) -> float:
+        """Train on a prepared chunk of ``raw_words`` words whose first is word ``words_before`` of this call;
+        return the last learning rate."""
+        ids, sid, key = prepared
+        lr0 = self.schedule.at(words_before)
+        lr1 = self.schedule.at(words_before + raw_words)
+        m = len(ids)
+        if m == 0:
+            return lr1
+        model, tables = self.model, self.tables
+        settings = (np.uint64(key), tables.accept, tables.alias, tables.p)
+        common = (np.int64(model.window), np.int64(model.negative), np.int64(model.sg), np.bool_(self.exclusion),
+                  np.int64(walk.MAX_DRAWS), np.float64(lr0), np.float64(lr1))
+        self.stop[0] = 0
+        if self.lockstep is not None:
+            stats = np.zeros((1, _STATS), dtype=np.float64)
+            V, H = model.W_in.shape
+            scratch = (np.zeros((V, H), dtype=np.float32), np.zeros((V, H), dtype=np.float32),
+                       np.zeros(V, dtype=np.uint8), np.zeros(V, dtype=np.uint8))
+            window, negative, sg, exclusion, max_draws, lr0_, lr1_ = common
+            jobs = [(_lockstep, (model.W_in, model.W_out, ids, sid, *settings, np.int64(self.lockstep), window,
+                                 negative, sg, exclusion, max_draws, lr0_, lr1_, self.stop, stats, *scratch))]
+        else:
+            length = -(-m // self.threads)
+            bounds = [(s * length, min((s + 1) * length, m)) for s in range(self.threads) if s * length < m]
+            stats = np.zeros((len(bounds), _STATS), dtype=np.float64)
+            window, negative, sg, exclusion, max_draws, lr0_, lr1_ = common
+            jobs = [(_walk, (model.W_in, model.W_out, ids, sid, *settings, np.int64(first), np.int64(last),
+                             np.int64(length), window, negative, sg, exclusion, max_draws, lr0_, lr1_, self.stop,
+                             stats, np.int64(slot)))
+                    for slot, (first, last) in enumerate(bounds)]
+        added = [0.0, 0]
+
+        def collect() -> None:
+            loss, examples = float(stats[:, 0].sum()), int(stats[:, 1].sum())
+            acc.add(loss - added[0], examples - added[1])
+            added[0], added[1] = loss, examples
+
+        _run(jobs, self.stop, lambda: _progress(stats, m, words_before, raw_words, lr0, lr1, collect, report))
+        collect()
+        return lr1
+
+
+def _progress(stats: np.ndarray, m: int, words_before: float, raw_words: int, lr0: float, lr1: float,
+              collect: Callable, report: Optional[Callable]) -> None:
+    """Hand the loss so far to the accumulator and the position to ``report``."""
+    if report is None:
+        return
+    done = min(float(stats[:, 2].sum()) / m, 1.0)
+    collect()
+    report(words_before + raw_words * done, lr0 + (lr1 - lr0) * done)
+
+
+def _run(jobs: list, stop: np.ndarray, tick: Callable, interval: float = 0.1) -> None:
+    """Run each ``(function, args)`` in a thread of its own; call ``tick()`` every ``interval`` seconds
+    while they run. On any exception here (Ctrl-C, a diverged loss from ``tick``) or in a thread, set the
+    stop flag, wait for the threads (they see it within :data:`POLL` centers) and raise it."""
+    errors: list = []
+
+    def target(function, args):
+        try:
+            function(*args)
+        except BaseException as exc:          # handed to the main thread
+            errors.append(exc)
+            stop[0] = 1
+
+    threads = [threading.Thread(target=target, args=job, name=f"nsw2v-numba-{i}", daemon=True)
+               for i, job in enumerate(jobs)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(interval)
+                tick()
+    except BaseException:
+        stop[0] = 1
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
+        raise
+    if errors:
+        raise errors[0]
+
+
+# ------------------------------------------------------------------------------------------- compilation
+
+_compiled: set = set()
+
+
+def _compile(with_lockstep: bool, verbose: bool) -> float:
+    """Compile (or load from the on-disk cache) the loops this process needs, once; seconds taken.
+
+    When it takes more than a second (compiling: several seconds; loading the cache: well under one), a
+    line on stderr says what the wait is, when ``verbose``."""
+    needed = [f for f in ((_walk, _lockstep) if with_lockstep else (_walk,)) if f not in _compiled]
+    if not needed:
+        return 0.0
+    said = threading.Event()
+    lock = threading.Lock()
+
+    def say():
+        with lock:
+            if not done:
+                sys.stderr.write("compiling the training loop (first run only)...")
+                sys.stderr.flush()
+                said.set()
+
+    done = False
+    timer = threading.Timer(1.0, say)
+    timer.daemon = True
+    start = time.time()
+    if verbose:
+        timer.start()
+    try:
+        for function in needed:
+            _warm(function)
+            _compiled.add(function)
+    finally:
+        with lock:
+            done = True
+        timer.cancel()
+    seconds = time.time() - start
+    if said.is_set():
+        sys.stderr.write(f" {seconds:.1f} s\n")
+    return seconds
+
+
+def _warm(function: Any) -> None:
+    """Call ``function`` once on a tiny problem with the argument types of real calls (compiles it)."""
+    W_in = np.zeros((3, 4), dtype=np.float32)
+    W_out = np.zeros((3, 4), dtype=np.float32)
+    ids = np.zeros(2, dtype=np.int32)
+    sid = np.zeros(2, dtype=np.int32)
+    accept = np.full(3, 1 << 32, dtype=np.uint64)
+    alias = np.zeros(3, dtype=np.int32)
+    p = np.full(3, 1 / 3, dtype=np.float64)
+    stop = np.zeros(1, dtype=np.uint8)
+    stats = np.zeros((1, _STATS), dtype=np.float64)
+    tail = (np.int64(1), np.int64(1), np.int64(0), np.bool_(False), np.int64(walk.MAX_DRAWS), np.float64(0.0),
+            np.float64(0.0), stop, stats)
+    if function is _walk:
+        _walk(W_in, W_out, ids, sid, np.uint64(1), accept, alias, p, np.int64(0), np.int64(2), np.int64(2),
+              *tail, np.int64(0))
+    else:
+        _lockstep(W_in, W_out, ids, sid, np.uint64(1), accept, alias, p, np.int64(1), *tail,
+                  np.zeros((3, 4), dtype=np.float32), np.zeros((3, 4), dtype=np.float32),
+                  np.zeros(3, dtype=np.uint8), np.zeros(3, dtype=np.uint8))
