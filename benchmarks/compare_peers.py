@@ -10,9 +10,11 @@ hierarchical softmax), sample 1e-3, min_count 5, ns_exponent 0.75, the C tool's
 initial learning rate (0.05 CBOW, 0.025 skip-gram, passed explicitly: gensim's
 own default is 0.025 for both), min_alpha 1e-4, seed 1, 2 CPU threads.
 
-- gensim reads ``gensim.models.word2vec.LineSentence`` as an iterator, with
-  ``workers=2`` and ``max_vocab_size=None``. (Its ``corpus_file`` mode is not used:
-  on a one-line file it trains on the first 10,000 words only.)
+- gensim reads the corpus as an iterator, with ``workers=2`` and
+  ``max_vocab_size=None``: ``Text8Corpus`` for a file of one line (text8's format,
+  read in pieces of 10,000 words without holding the line), else ``LineSentence``
+  (which holds a whole line in memory). (Its ``corpus_file`` mode is not used: on a
+  one-line file it trains on the first 10,000 words only.)
 - the C tool (``--word2vec-bin``) runs as a subprocess on a decompressed copy of
   the corpus (decompression is not timed) with ``-threads 2 -binary 1``.
 
@@ -59,8 +61,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--xp", default=None, help="nsw2v's backend: numpy or cupy (default: GPU=... decides)")
     parser.add_argument("--batch-size", type=int, default=None, help="nsw2v's centers per step")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="nsw2v's processes: reading the corpus, and training on NumPy")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="nsw2v's training threads (numba engine) or processes (array engine), and reading "
+                             "processes (default: nsw2v's, the usable cores with the numba engine)")
+    parser.add_argument("--engine", choices=("array", "numba", "cuda"), default=None,
+                        help="nsw2v's engine (default: the backend's)")
     parser.add_argument("--sampler", choices=("exclusion", "batched"), default=None,
                         help="nsw2v's sampler path (default: the backend's)")
     parser.add_argument("--only", choices=PEERS, action="append",
@@ -97,22 +102,36 @@ def run_nsw2v(corpus: Path, args: argparse.Namespace, alpha: float) -> dict:
     model = Word2Vec(corpus_file=str(corpus), vector_size=100, window=5, min_count=5, sg=args.sg, negative=5,
                      ns_exponent=0.75, sample=1e-3, alpha=alpha, min_alpha=1e-4, epochs=args.epochs,
                      batch_size=args.batch_size, sampler=args.sampler, seed=1, xp=xp, verbose=args.verbose,
-                     workers=args.workers)
+                     workers=args.workers, engine=args.engine)
     wall = time.time() - start
-    return {"peer": "nsw2v", "detail": f"{model.xp.__name__}, batch {model.batch_size}, "
+    from nsw2v.training import engines
+    engine = engines.choose(model)
+    batch = f"batch {model.batch_size}, " if engine == "array" else ""
+    return {"peer": "nsw2v", "detail": f"{model.xp.__name__}, {engine} engine, {batch}"
                                        f"{args.sampler or 'default'} sampler, workers={model.workers}",
             "wall": wall, "startup": startup, "raw_words": model.vocab.raw_words,
             "keys": list(model.wv.index_to_key), "vectors": model.wv.vectors}
 
 
+def one_line(corpus: Path, probe: int = 1 << 20) -> bool:
+    """Whether the (plain or gzip) corpus is one line, as text8 is: no line break in its first ``probe``
+    characters, but at its end."""
+    with open(corpus, "rb") as fh:
+        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
+    with opener(corpus, "rb") as fh:
+        head = fh.read(probe)
+    return b"\n" not in head.rstrip(b"\n")
+
+
 def run_gensim(gensim: Any, corpus: Path, args: argparse.Namespace, alpha: float) -> dict:
-    from gensim.models.word2vec import LineSentence
+    from gensim.models.word2vec import LineSentence, Text8Corpus
+    reader = Text8Corpus if one_line(corpus) else LineSentence
     start = time.time()
-    model = gensim.models.Word2Vec(LineSentence(str(corpus)), vector_size=100, window=5, min_count=5, sg=args.sg,
+    model = gensim.models.Word2Vec(reader(str(corpus)), vector_size=100, window=5, min_count=5, sg=args.sg,
                                    hs=0, negative=5, ns_exponent=0.75, sample=1e-3, alpha=alpha, min_alpha=1e-4,
                                    epochs=args.epochs, workers=2, max_vocab_size=None, seed=1)
     wall = time.time() - start
-    return {"peer": "gensim", "detail": f"gensim {gensim.__version__}, iterator, workers=2", "wall": wall,
+    return {"peer": "gensim", "detail": f"gensim {gensim.__version__}, {reader.__name__}, workers=2", "wall": wall,
             "raw_words": model.corpus_total_words,
             "keys": list(model.wv.index_to_key), "vectors": np.asarray(model.wv.vectors, dtype=np.float32)}
 

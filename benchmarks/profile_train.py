@@ -60,7 +60,7 @@ def main(argv=None) -> None:
         print(f"{name:28s} {seconds:8.3f} s", flush=True)
         return out, seconds
 
-    model = Word2Vec(sg=args.sg, epochs=1, batch_size=args.batch_size, xp=xp, verbose=False)
+    model = Word2Vec(sg=args.sg, epochs=1, batch_size=args.batch_size, xp=xp, verbose=False, engine="array")
     _, t_vocab = timed("read: count + encode", lambda: model.build_vocab(corpus_file=path))
     vocab = model.vocab
     if model._encoded is not None:

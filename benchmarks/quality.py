@@ -62,7 +62,7 @@ def main(argv=None) -> None:
                 start = time.time()
                 model = Word2Vec(corpus_file=str(corpus), vector_size=100, window=5, min_count=5, sg=args.sg,
                                  negative=5, sample=1e-3, epochs=args.epochs, batch_size=batch_size,
-                                 sampler=path, seed=args.seed, xp=xp, verbose=args.verbose)
+                                 sampler=path, seed=args.seed, xp=xp, verbose=args.verbose, engine="array")
                 wall = time.time() - start
                 accuracy, rho = evaluate_nsw2v(model.wv)
                 words = model.vocab.total_words * args.epochs

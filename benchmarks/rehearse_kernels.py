@@ -53,7 +53,7 @@ def main(argv=None) -> None:
         path.with_suffix(".tmp").write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.with_suffix(".tmp").replace(path)
     settings = dict(corpus_file=str(path), sg=args.sg, epochs=args.epochs, batch_size=args.batch_size,
-                    sampler="batched", seed=1, xp="numpy", verbose=False)
+                    sampler="batched", seed=1, xp="numpy", verbose=False, engine="array")
     runs = {}
     for name in ("array code", "kernels"):
         if name == "kernels":

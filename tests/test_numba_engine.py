@@ -158,9 +158,10 @@ def test_threads_over_streams_that_share_no_rows_train_as_the_reference(sg, samp
     assert np.abs(one - W_in).max() > 1e-4
 
 
-def lockstep_reference(model, ids, sid, streams, lr0, lr1):
+def lockstep_reference(model, ids, sid, streams, lr0, lr1, cap=None):
     """The lockstep rule written out in float64 NumPy from walk.py's pieces: step t trains the t-th center of
-    every stream from the tables at the step's start, then adds the updates."""
+    every stream from the tables at the step's start, then adds the updates (a row updated more than ``cap``
+    times gets cap / hits of its sum; a skip-gram output entry counts once per context)."""
     tables = walk.Tables.of(model.vocab, model.ns_exponent, 0.0)
     key = walk.chunk_key(model.seed, 0, 0)
     W_in, W_out = model.W_in.astype(np.float64), model.W_out.astype(np.float64)
@@ -168,6 +169,7 @@ def lockstep_reference(model, ids, sid, streams, lr0, lr1):
     length = -(-m // streams)
     for t in range(length):
         d_in, d_out = np.zeros_like(W_in), np.zeros_like(W_out)
+        hits_in, hits_out = np.zeros(len(W_in)), np.zeros(len(W_out))
         for q in range(t, m, length):
             key_q = walk.center_key(key, q)
             reach = model.window - (((walk.mix(key_q ^ walk.WINDOW) >> 32) * model.window) >> 32)
@@ -186,6 +188,11 @@ def lockstep_reference(model, ids, sid, streams, lr0, lr1):
             np.add.at(d_out, outputs, g.T @ x)
             d_x = g @ y
             np.add.at(d_in, contexts, d_x if model.sg else np.repeat(d_x, len(contexts), axis=0))
+            np.add.at(hits_in, contexts, 1)
+            np.add.at(hits_out, outputs, len(contexts) if model.sg else 1)
+        if cap is not None:
+            d_in *= np.minimum(1, cap / np.maximum(hits_in, 1))[:, None]
+            d_out *= np.minimum(1, cap / np.maximum(hits_out, 1))[:, None]
         W_in += d_in
         W_out += d_out
     return W_in, W_out
@@ -224,6 +231,21 @@ def test_lockstep_over_shared_rows_sees_the_tables_of_the_steps_start(sg, sample
     np.testing.assert_allclose(model.W_in, W_in, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(model.W_out, W_out, rtol=1e-4, atol=1e-6)
     assert np.abs(model.W_in - walked_in).max() > 1e-3
+
+
+@pytest.mark.parametrize("sg", [0, 1])
+def test_lockstep_with_a_cap_on_a_rows_updates_per_step(sg):
+    """The array engine's max_row_updates in the lockstep: a row hit more than cap times in a step gets cap
+    updates' worth."""
+    vocab, ids, sid = small_corpus(4)
+    model = fake_model(vocab, 2, 3, sg, "exclusion")
+    W_in, W_out = lockstep_reference(model, ids, sid, 40, 0.3, 0.1, cap=2)
+    uncapped = lockstep_reference(model, ids, sid, 40, 0.3, 0.1)[0]
+    engine = numba_engine.NumbaEngine(model, LearningRate(0.3, 0.1, len(ids)), lockstep=40, cap=2)
+    engine.train(engine.prepare(0, 0, ids, sid), len(ids), 0, engines.Accumulator())
+    np.testing.assert_allclose(model.W_in, W_in, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(model.W_out, W_out, rtol=1e-4, atol=1e-6)
+    assert np.abs(uncapped - W_in).max() > 1e-3                         # the cap binds here
 
 
 def test_progress_is_reported_while_a_chunk_trains():

@@ -104,8 +104,8 @@ def _prefetch_row(typingctx, table, row):
         size = builder.mul(width, ir.Constant(cgutils.intp_t, context.get_abi_sizeof(
             context.get_data_type(array_type.dtype))))
         i32 = ir.IntType(32)
-        prefetch = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [start.type, i32, i32, i32]), "llvm.prefetch.p0")
+        prefetch = builder.module.declare_intrinsic(          # named by llvmlite for its LLVM's pointer types
+            "llvm.prefetch", [start.type], ir.FunctionType(ir.VoidType(), [start.type, i32, i32, i32]))
         with cgutils.for_range_slice(builder, zero, size, ir.Constant(cgutils.intp_t, 64)) as (offset, _):
             # read, keep in all cache levels, data
             builder.call(prefetch, [builder.gep(start, [offset]), i32(0), i32(3), i32(1)])
@@ -214,33 +214,53 @@ def _center(q, ids, sid, key, window, sg, lr, W_in, W_out, dst_in, dst_out, outs
     if sg:
         # Ji et al.'s shape: the window's C context rows against the T output rows, (C, H) x (H, T); every
         # row is read in place, and each table is read in full before it is written
-        for c in range(C):
+        for c in range(C):                      # the scores first, two a pass: independent dots overlap
             row = ctx[c]
-            for k in range(T):
-                out = outs[k]
+            for k in range(0, T - 1, 2):
+                out, out2 = outs[k], outs[k + 1]
+                s = np.float32(0.0)
+                s2 = np.float32(0.0)
+                for j in range(H):
+                    s += W_in[row, j] * W_out[out, j]
+                    s2 += W_in[row, j] * W_out[out2, j]
+                grads[c, k] = s
+                grads[c, k + 1] = s2
+            if T % 2 == 1:
+                out = outs[T - 1]
                 s = np.float32(0.0)
                 for j in range(H):
                     s += W_in[row, j] * W_out[out, j]
-                g, factor, linear = _gradient(s, k == 0, lr32)
+                grads[c, T - 1] = s
+        for c in range(C):                      # then their gradients (a call to exp each)
+            for k in range(T):
+                g, factor, linear = _gradient(grads[c, k], k == 0, lr32)
                 grads[c, k] = g
                 loss += linear
                 product *= factor               # each factor in (1, 2]: flushed long before overflow
                 if product > 1e250:
                     logs = _log_of(product, logs)
                     product = 1.0
+        # Two rows a pass in the sums below: half the loads and stores of the row summed into.
         for c in range(C):                      # rows[c] = sum_k g_ck W_out[o_k]: every read of W_out
+            g, out = grads[c, 0], outs[0]
             for j in range(H):
-                rows[c, j] = 0.0
-            for k in range(T):
-                g = grads[c, k]
-                out = outs[k]
+                rows[c, j] = g * W_out[out, j]
+            for k in range(1, T - 1, 2):
+                g, out, g2, out2 = grads[c, k], outs[k], grads[c, k + 1], outs[k + 1]
+                for j in range(H):
+                    rows[c, j] += g * W_out[out, j] + g2 * W_out[out2, j]
+            if T % 2 == 0:
+                g, out = grads[c, T - 1], outs[T - 1]
                 for j in range(H):
                     rows[c, j] += g * W_out[out, j]
         for k in range(T):                      # W_out[o_k] += sum_c g_ck W_in[c]: every read of W_in
             out = outs[k]
-            for c in range(C):
-                g = grads[c, k]
-                row = ctx[c]
+            for c in range(0, C - 1, 2):
+                g, row, g2, row2 = grads[c, k], ctx[c], grads[c + 1, k], ctx[c + 1]
+                for j in range(H):
+                    dst_out[out, j] += g * W_in[row, j] + g2 * W_in[row2, j]
+            if C % 2 == 1:
+                g, row = grads[C - 1, k], ctx[C - 1]
                 for j in range(H):
                     dst_out[out, j] += g * W_in[row, j]
         for c in range(C):
@@ -264,10 +284,15 @@ def _center(q, ids, sid, key, window, sg, lr, W_in, W_out, dst_in, dst_out, outs
         s = np.float32(0.0)
         for j in range(H):
             s += h[j] * W_out[out, j]
-        g, factor, linear = _gradient(s, k == 0, lr32)
+        grads[0, k] = s
+    for k in range(T):
+        g, factor, linear = _gradient(grads[0, k], k == 0, lr32)
         grads[0, k] = g
         loss += linear
         product *= factor
+    for k in range(T):
+        out = outs[k]
+        g = grads[0, k]
         for j in range(H):
             rows[0, j] += g * W_out[out, j]
     for k in range(T):                          # after every read of W_out
@@ -355,10 +380,12 @@ def _walk(W_in, W_out, ids, sid, key, accept, alias, p, first, last, length, win
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def _lockstep(W_in, W_out, ids, sid, key, accept, alias, p, streams, window, negative, sg, exclusion, max_draws,
-              lr0, lr1, stop, stats, sum_in, sum_out, marked_in, marked_out):
+              lr0, lr1, stop, stats, cap, sum_in, sum_out, hits_in, hits_out):
     """Walk all ``streams`` streams of a chunk in lockstep: step ``t`` trains the ``t``-th position of every
     stream from the tables as they were at the step's start (``sum_in``/``sum_out``: zero tables that collect
-    the step's updates; ``marked_*``: zero flags of the rows touched), then adds the sums to the tables."""
+    the step's updates; ``hits_*``: zero counts of the updates each row got), then adds the sums to the tables;
+    with ``cap > 0``, a row updated more than ``cap`` times gets ``cap / hits`` of its sum (the array engine's
+    ``max_row_updates``; a skip-gram output entry stands for one update per context)."""
     m = ids.shape[0]
     H = W_in.shape[1]
     length = (m + streams - 1) // streams
@@ -392,44 +419,50 @@ def _lockstep(W_in, W_out, ids, sid, key, accept, alias, p, streams, window, neg
             examples += n
             for c in range(C):
                 row = ctx[c]
-                if marked_in[row] == 0:
-                    marked_in[row] = 1
+                if hits_in[row] == 0:
                     rows_in[n_in] = row
                     n_in += 1
+                hits_in[row] += 1
             for k in range(T):
                 row = outs[k]
-                if marked_out[row] == 0:
-                    marked_out[row] = 1
+                if hits_out[row] == 0:
                     rows_out[n_out] = row
                     n_out += 1
-        for i in range(n_in):
-            row = rows_in[i]
-            for j in range(H):
-                W_in[row, j] += sum_in[row, j]
-                sum_in[row, j] = 0.0
-            marked_in[row] = 0
-        for i in range(n_out):
-            row = rows_out[i]
-            for j in range(H):
-                W_out[row, j] += sum_out[row, j]
-                sum_out[row, j] = 0.0
-            marked_out[row] = 0
+                hits_out[row] += C if sg else 1
+        _add_sums(W_in, sum_in, hits_in, rows_in, n_in, cap)
+        _add_sums(W_out, sum_out, hits_out, rows_out, n_out, cap)
         stats[0, 2] = min((t + 1) * streams, m)
     stats[0, 0] = loss
     stats[0, 1] = examples
 
 
+@njit(nogil=True, cache=True)
+def _add_sums(table, sums, hits, rows, n, cap):
+    """``table[r] += sums[r]`` (times ``cap / hits[r]`` past the cap) for the ``n`` rows ``rows``; zero the
+    sums and counts again."""
+    for i in range(n):
+        row = rows[i]
+        scale = np.float32(1.0)
+        if cap > 0 and hits[row] > cap:
+            scale = np.float32(cap / hits[row])
+        for j in range(table.shape[1]):
+            table[row, j] += scale * sums[row, j]
+            sums[row, j] = 0.0
+        hits[row] = 0
+
+
 # ------------------------------------------------------------------------------------------------ the engine
 
-_LOCKSTEP: Optional[int] = None
+_LOCKSTEP: Optional[Tuple[int, Optional[int]]] = None
 
 
 @contextlib.contextmanager
-def lockstep(streams: int) -> Iterator[None]:
-    """Within the block, numba engines built by ``Word2Vec.train`` simulate ``streams`` streams in lockstep
-    (for ``benchmarks/quality_streams.py``; see the module docstring)."""
+def lockstep(streams: int, cap: Optional[int] = None) -> Iterator[None]:
+    """Within the block, numba engines built by ``Word2Vec.train`` simulate ``streams`` streams in lockstep,
+    with the array engine's cap on a row's updates per step when ``cap`` is given (for
+    ``benchmarks/quality_streams.py``; see the module docstring)."""
     global _LOCKSTEP
-    before, _LOCKSTEP = _LOCKSTEP, int(streams)
+    before, _LOCKSTEP = _LOCKSTEP, (int(streams), cap)
     try:
         yield
     finally:
@@ -447,6 +480,8 @@ class NumbaEngine:
         The learning rate over this ``train()`` call's words.
     lockstep : int, optional
         Simulate this many streams in lockstep on one thread instead (benchmarks only).
+    cap : int, optional
+        With ``lockstep``: a row updated more than ``cap`` times in a step gets ``cap`` updates' worth.
 
     Attributes
     ----------
@@ -457,11 +492,14 @@ class NumbaEngine:
 
     name = "numba"
 
-    def __init__(self, model: Any, schedule: LearningRate, lockstep: Optional[int] = None):
+    def __init__(self, model: Any, schedule: LearningRate, lockstep: Optional[int] = None,
+                 cap: Optional[int] = None):
         self.model, self.schedule = model, schedule
-        self.lockstep = _LOCKSTEP if lockstep is None else int(lockstep)
-        if self.lockstep is not None and self.lockstep < 1:
-            raise ValueError(f"lockstep={self.lockstep} must be >= 1")
+        if lockstep is None and _LOCKSTEP is not None:
+            lockstep, cap = _LOCKSTEP
+        self.lockstep, self.cap = lockstep, cap
+        if lockstep is not None and lockstep < 1 or cap is not None and cap < 1:
+            raise ValueError(f"lockstep={lockstep} and cap={cap} must be None or >= 1")
         for name in ("W_in", "W_out"):       # the compiled loop is typed for C-contiguous float32 tables
             table = getattr(model, name)
             if table.dtype != np.float32 or not table.flags.c_contiguous or not table.flags.writeable:
@@ -498,10 +536,11 @@ class NumbaEngine:
             stats = np.zeros((1, _STATS), dtype=np.float64)
             V, H = model.W_in.shape
             scratch = (np.zeros((V, H), dtype=np.float32), np.zeros((V, H), dtype=np.float32),
-                       np.zeros(V, dtype=np.uint8), np.zeros(V, dtype=np.uint8))
+                       np.zeros(V, dtype=np.int64), np.zeros(V, dtype=np.int64))
             window, negative, sg, exclusion, max_draws, lr0_, lr1_ = common
             jobs = [(_lockstep, (model.W_in, model.W_out, ids, sid, *settings, np.int64(self.lockstep), window,
-                                 negative, sg, exclusion, max_draws, lr0_, lr1_, self.stop, stats, *scratch))]
+                                 negative, sg, exclusion, max_draws, lr0_, lr1_, self.stop, stats,
+                                 np.int64(self.cap or 0), *scratch))]
         else:
             length = -(-m // self.threads)
             bounds = [(s * length, min((s + 1) * length, m)) for s in range(self.threads) if s * length < m]
@@ -625,6 +664,6 @@ def _warm(function: Any) -> None:
         _walk(W_in, W_out, ids, sid, np.uint64(1), accept, alias, p, np.int64(0), np.int64(2), np.int64(2),
               *tail, np.int64(0))
     else:
-        _lockstep(W_in, W_out, ids, sid, np.uint64(1), accept, alias, p, np.int64(1), *tail,
+        _lockstep(W_in, W_out, ids, sid, np.uint64(1), accept, alias, p, np.int64(1), *tail, np.int64(0),
                   np.zeros((3, 4), dtype=np.float32), np.zeros((3, 4), dtype=np.float32),
-                  np.zeros(3, dtype=np.uint8), np.zeros(3, dtype=np.uint8))
+                  np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64))
