@@ -763,6 +763,6 @@ def _as_list(value: Query) -> list:
     """gensim's convention: one word or one 1-D vector stands for a list of one."""
     if value is None:
         return []
-    if isinstance(value, str) or (isinstance(value, np.ndarray) and value.ndim == 1):
+    if isinstance(value, (str, int, np.integer)) or (isinstance(value, np.ndarray) and value.ndim == 1):
         return [value]
     return list(value)

@@ -486,6 +486,27 @@ class Word2Vec:
 _HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
 
 
+class CallbackAny2Vec:
+    """gensim's base class for callbacks: its four hooks do nothing until a subclass overrides them.
+
+    gensim calls all four on every callback, so gensim scripts subclass it; here
+    a callback needs only the hooks it uses, and this class lets those scripts
+    run with their import changed.
+    """
+
+    def on_train_begin(self, model: "Word2Vec") -> None:
+        """Before the first epoch of a training."""
+
+    def on_epoch_begin(self, model: "Word2Vec") -> None:
+        """Before each epoch."""
+
+    def on_epoch_end(self, model: "Word2Vec") -> None:
+        """After each epoch (the loss of the epoch is in ``model.epoch_losses[-1]``)."""
+
+    def on_train_end(self, model: "Word2Vec") -> None:
+        """After the last epoch."""
+
+
 def _has_hook(callback: Any) -> bool:
     return any(hasattr(callback, name) for name in _HOOKS)
 
