@@ -37,7 +37,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from . import formats
-from .errors import ReadError
+from .errors import ParameterError, ReadError
 from .formats import PathLike
 from .vocab import decode_words, encode_words
 
@@ -221,7 +221,7 @@ class WordVectors:
         index = self.get_index(key)
         self._check_attr(attr)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"count={value!r} must be an integer >= 0")
+            raise ParameterError(f"count={value!r} must be an integer >= 0")
         if self.counts is None:
             self.counts = np.zeros(len(self), dtype=np.int64)
         self.counts[index] = value
@@ -639,7 +639,7 @@ class WordVectors:
             negative count.
         """
         if mmap is not None:
-            raise ValueError(f"mmap={mmap!r}: nsw2v's vectors file is read into memory; leave mmap out")
+            raise ParameterError(f"mmap={mmap!r}: nsw2v's vectors file is read into memory; leave mmap out")
         name = os.fspath(path)
         if not os.path.isfile(name):
             raise FileNotFoundError(f"{name}: no such file")

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import backend, ingest, modelfile
 from .corpus import LineSentence
+from .errors import ParameterError
 from .parallel_read import count_and_encode_file
 from .training import driver, engines
 from .training.plan import LearningRate, mix
@@ -235,7 +236,7 @@ class Word2Vec:
         """
         corpus, source = self._corpus(corpus_iterable, corpus_file)
         if trim_rule is not None and not callable(trim_rule):
-            raise TypeError(f"trim_rule={trim_rule!r} must be a callable trim_rule(word, count, min_count)")
+            raise ParameterError(f"trim_rule={trim_rule!r} must be a callable trim_rule(word, count, min_count)")
         if update:
             self._update_vocab(corpus, source, trim_rule)
             return
@@ -434,9 +435,10 @@ class Word2Vec:
         As gensim's, the value is a sum (it grows with the corpus) that starts
         from 0 at each :meth:`train` call (the constructor's training is one), so
         the loss of an epoch is the difference between two epochs' ends, read in
-        an ``on_epoch_end`` callback. Unlike gensim's (issues #2617, #2735) it is
-        summed in float64 (gensim's float32 tally stops growing at 2**27) over
-        every process, and it counts losses beyond the C tool's ``±6`` score table.
+        an ``on_epoch_end`` callback. Unlike gensim's (issues #2617, #2735, #2743)
+        it is added up in float64 across chunks and processes (gensim's float32
+        tally stops growing at 2**27), and it counts the examples whose scores lie
+        beyond the C tool's ``±6`` table (gensim leaves them out).
         The mean per example is ``model.epoch_losses`` (per epoch) and
         ``model.loss_history`` (per report). 0.0 before any training.
         """
