@@ -30,6 +30,7 @@ are read and written by :mod:`nsw2v.formats`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import zipfile
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -52,6 +53,7 @@ Query = Union[Key, np.ndarray, Sequence[Union[Key, np.ndarray]], None]
 _NATIVE_FORMAT = "nsw2v-vectors 1"
 _NATIVE_ARRAYS = {"format": None, "words_utf8": np.uint8, "word_offsets": np.int64, "vectors": np.float32,
                   "counts": np.int64}
+
 
 class WordVectors:
     """A vocabulary and one float32 vector per word, with similarity queries (gensim's ``KeyedVectors``).
@@ -650,7 +652,9 @@ class WordVectors:
         try:
             with zipfile.ZipFile(name) as archive:
                 arrays = _read_native(name, archive)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except ReadError:
+            raise
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:    # a cut file, a bad CRC
             raise ReadError(f"{name}: cannot be read as nsw2v's vectors file ({exc})") from None
         words = decode_words(arrays["words_utf8"], arrays["word_offsets"], name)
         vectors = arrays["vectors"]
@@ -730,14 +734,16 @@ def _npy_header(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> t
             version = np.lib.format.read_magic(fh)
             if version == (1, 0):
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
+            elif version == (2, 0):
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:                           # numpy.savez writes 1.0, or 2.0 for very long headers
+                raise ValueError(f"format version {version}")
         except ValueError as exc:
             raise ReadError(f"{name}: member {member} is not a NumPy array ({exc})") from None
         start = fh.tell()
     if dtype.hasobject or fortran:
         raise ReadError(f"{name}: member {member} holds Python objects or a Fortran-ordered array")
-    if start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != info.file_size:
+    if start + math.prod(shape) * dtype.itemsize != info.file_size:        # Python ints: no overflow
         raise ReadError(f"{name}: member {member} announces shape {shape} of {dtype} but holds "
                         f"{info.file_size - start} bytes of data")
     return shape, dtype
