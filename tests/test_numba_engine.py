@@ -326,8 +326,8 @@ def test_a_diverging_run_stops_with_a_clear_error():
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_ctrl_c_stops_the_threads_at_once(tmp_path, threads):
-    """SIGINT while a long chunk trains (skip-gram, window 10, 20 negatives: seconds a chunk): exit 130
-    within a few seconds, no vectors and no temporary file left."""
+    """SIGINT while a long chunk trains (skip-gram, window 10, 20 negatives: seconds a chunk): stopped and said
+    so within 2 s, exit 130, no vectors and no temporary file left."""
     rng = np.random.default_rng(threads)
     words = np.array([f"w{i}" for i in range(2000)])
     p = 1.0 / np.arange(1, 2001)
@@ -347,10 +347,15 @@ def test_ctrl_c_stops_the_threads_at_once(tmp_path, threads):
     assert "Progress" in buffer, buffer
     proc.send_signal(signal.SIGINT)
     start = time.time()
+    buffer = ""
+    while "interrupted" not in buffer and proc.poll() is None:
+        buffer += proc.stderr.read(1)
+    # the threads stop within a poll of the flag (about 0.1 s here); exiting the interpreter with Numba loaded
+    # takes another 0.3 s, seconds on a busy machine, and is not timed
+    assert time.time() - start < 2.0
     _, err = proc.communicate(timeout=60)
-    assert time.time() - start < 3.0
-    assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert proc.returncode == 130, buffer + err
+    assert "Traceback" not in buffer + err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
 
 
