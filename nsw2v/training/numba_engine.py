@@ -391,7 +391,7 @@ def _lockstep(W_in, W_out, ids, sid, key, accept, alias, p, streams, window, neg
     length = (m + streams - 1) // streams
     width = 2 * window
     ctx = np.empty(width, dtype=np.int32)
-    outs = np.empty(1 + negative, dtype=np.int64)
+    outs = np.empty((2, 1 + negative), dtype=np.int64)
     grads = np.empty((width, 1 + negative), dtype=np.float32)
     rows = np.empty((width, H), dtype=np.float32)
     h = np.empty(H, dtype=np.float32)
@@ -404,15 +404,26 @@ def _lockstep(W_in, W_out, ids, sid, key, accept, alias, p, streams, window, neg
             break
         n_in = 0
         n_out = 0
+        T_next = _outputs(_mix(key ^ np.uint64(t)), np.int64(ids[t]), negative, exclusion, max_draws, accept,
+                          alias, p, outs[0])
         for s in range(streams):
             q = s * length + t
             if q >= m:
                 break
+            T = T_next
+            if q + length < m:          # the next stream's center is far away: all its rows are cold
+                ahead = outs[(s + 1) % 2]
+                T_next = _outputs(_mix(key ^ np.uint64(q + length)), np.int64(ids[q + length]), negative, exclusion,
+                                  max_draws, accept, alias, p, ahead)
+                for k in range(T_next):
+                    _prefetch_row(W_out, ahead[k])
+                    _prefetch_row(sum_out, ahead[k])
+                for c in range(max(q + length - window, 0), min(q + length + window + 1, m)):
+                    _prefetch_row(W_in, ids[c])
+                    _prefetch_row(sum_in, ids[c])
             lr = lr0 + (lr1 - lr0) * t / length
-            T = _outputs(_mix(key ^ np.uint64(q)), np.int64(ids[q]), negative, exclusion, max_draws, accept, alias,
-                         p, outs)
-            term, n, C = _center(q, ids, sid, key, window, sg, lr, W_in, W_out, sum_in, sum_out, outs, T, ctx,
-                                 grads, rows, h)
+            term, n, C = _center(q, ids, sid, key, window, sg, lr, W_in, W_out, sum_in, sum_out, outs[s % 2], T,
+                                 ctx, grads, rows, h)
             if C == 0:
                 continue
             loss += term
@@ -424,7 +435,7 @@ def _lockstep(W_in, W_out, ids, sid, key, accept, alias, p, streams, window, neg
                     n_in += 1
                 hits_in[row] += 1
             for k in range(T):
-                row = outs[k]
+                row = outs[s % 2, k]
                 if hits_out[row] == 0:
                     rows_out[n_out] = row
                     n_out += 1
