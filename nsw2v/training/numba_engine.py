@@ -185,10 +185,13 @@ def _outputs(key_q, center, negative, exclusion, max_draws, accept, alias, p, ou
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def _center(q, ids, sid, key, window, sg, lr, W_in, W_out, dst_in, dst_out, outs, T, ctx, grads, rows, h):
+def _center(q, ids, sid, key, window, sg, lr, W_in, W_out, dst_in, dst_out, outs, T, ctx, grads, rows, h, work,
+            bits):
     """Train position ``q`` against the outputs ``outs[:T]`` (:func:`_outputs`): read ``W_in``/``W_out``, add
     the updates to ``dst_in``/``dst_out`` (the tables themselves, or the lockstep's sums). Returns ``(loss,
-    examples, contexts)``; the input rows touched are ``ctx[:contexts]``."""
+    examples, contexts)``; the input rows touched are ``ctx[:contexts]``. Scratch: ``grads`` (float32,
+    ``2 window (1 + negative)``), ``rows`` (``(2 window, H)``), ``h`` (``H``), ``work`` (float64, ``(3,
+    len(grads))``) and ``bits``, ``work`` viewed as int64."""
     m = ids.shape[0]
     H = W_in.shape[1]
     key_q = _mix(key ^ np.uint64(q))
@@ -207,14 +210,11 @@ def _center(q, ids, sid, key, window, sg, lr, W_in, W_out, dst_in, dst_out, outs
             C += 1
     if C == 0:
         return 0.0, 0, 0
-    lr32 = np.float64(np.float32(lr))          # the reference's float32 rate, times float64 errors
-    loss = 0.0                                  # the loss: loss + logs + log(product)
-    logs = 0.0
-    product = 1.0
     if sg:
         # Ji et al.'s shape: the window's C context rows against the T output rows, (C, H) x (H, T); every
-        # row is read in place, and each table is read in full before it is written
-        for c in range(C):                      # the scores first, two a pass: independent dots overlap
+        # row is read in place, and each table is read in full before it is written. grads[c T + k]: first the
+        # scores, two a pass (independent dots overlap), then their gradients in one vectorised pass.
+        for c in range(C):
             row = ctx[c]
             for k in range(0, T - 1, 2):
                 out, out2 = outs[k], outs[k + 1]
@@ -223,51 +223,43 @@ def _center(q, ids, sid, key, window, sg, lr, W_in, W_out, dst_in, dst_out, outs
                 for j in range(H):
                     s += W_in[row, j] * W_out[out, j]
                     s2 += W_in[row, j] * W_out[out2, j]
-                grads[c, k] = s
-                grads[c, k + 1] = s2
+                grads[c * T + k] = s
+                grads[c * T + k + 1] = s2
             if T % 2 == 1:
                 out = outs[T - 1]
                 s = np.float32(0.0)
                 for j in range(H):
                     s += W_in[row, j] * W_out[out, j]
-                grads[c, T - 1] = s
-        for c in range(C):                      # then their gradients (a call to exp each)
-            for k in range(T):
-                g, factor, linear = _gradient(grads[c, k], k == 0, lr32)
-                grads[c, k] = g
-                loss += linear
-                product *= factor               # each factor in (1, 2]: flushed long before overflow
-                if product > 1e250:
-                    logs = _log_of(product, logs)
-                    product = 1.0
+                grads[c * T + T - 1] = s
+        loss = _gradients(grads, C, T, lr, work, bits)
         # Two rows a pass in the sums below: half the loads and stores of the row summed into.
         for c in range(C):                      # rows[c] = sum_k g_ck W_out[o_k]: every read of W_out
-            g, out = grads[c, 0], outs[0]
+            g, out = grads[c * T], outs[0]
             for j in range(H):
                 rows[c, j] = g * W_out[out, j]
             for k in range(1, T - 1, 2):
-                g, out, g2, out2 = grads[c, k], outs[k], grads[c, k + 1], outs[k + 1]
+                g, out, g2, out2 = grads[c * T + k], outs[k], grads[c * T + k + 1], outs[k + 1]
                 for j in range(H):
                     rows[c, j] += g * W_out[out, j] + g2 * W_out[out2, j]
             if T % 2 == 0:
-                g, out = grads[c, T - 1], outs[T - 1]
+                g, out = grads[c * T + T - 1], outs[T - 1]
                 for j in range(H):
                     rows[c, j] += g * W_out[out, j]
         for k in range(T):                      # W_out[o_k] += sum_c g_ck W_in[c]: every read of W_in
             out = outs[k]
             for c in range(0, C - 1, 2):
-                g, row, g2, row2 = grads[c, k], ctx[c], grads[c + 1, k], ctx[c + 1]
+                g, row, g2, row2 = grads[c * T + k], ctx[c], grads[(c + 1) * T + k], ctx[c + 1]
                 for j in range(H):
                     dst_out[out, j] += g * W_in[row, j] + g2 * W_in[row2, j]
             if C % 2 == 1:
-                g, row = grads[C - 1, k], ctx[C - 1]
+                g, row = grads[(C - 1) * T + k], ctx[C - 1]
                 for j in range(H):
                     dst_out[out, j] += g * W_in[row, j]
         for c in range(C):
             row = ctx[c]
             for j in range(H):
                 dst_in[row, j] += rows[c, j]
-        return _log_of(product, logs) + loss, C, C
+        return loss, C, C
     # CBOW: h is the mean of the context rows; every context row gets the error of h whole (rows[0])
     for j in range(H):
         h[j] = 0.0
@@ -284,47 +276,67 @@ def _center(q, ids, sid, key, window, sg, lr, W_in, W_out, dst_in, dst_out, outs
         s = np.float32(0.0)
         for j in range(H):
             s += h[j] * W_out[out, j]
-        grads[0, k] = s
-    for k in range(T):
-        g, factor, linear = _gradient(grads[0, k], k == 0, lr32)
-        grads[0, k] = g
-        loss += linear
-        product *= factor
+        grads[k] = s
+    loss = _gradients(grads, 1, T, lr, work, bits)
     for k in range(T):
         out = outs[k]
-        g = grads[0, k]
+        g = grads[k]
         for j in range(H):
             rows[0, j] += g * W_out[out, j]
     for k in range(T):                          # after every read of W_out
         out = outs[k]
-        g = grads[0, k]
+        g = grads[k]
         for j in range(H):
             dst_out[out, j] += g * h[j]
     for c in range(C):
         row = ctx[c]
         for j in range(H):
             dst_in[row, j] += rows[0, j]
-    return _log_of(product, logs) + loss, 1, C
+    return loss, 1, C
 
 
-@njit(nogil=True, cache=True)
-def _gradient(s, positive, lr32):
-    """``(g, 1 + e, max(-z, 0))`` of score ``s`` (float32): ``g = lr (label - sigmoid(s))`` as float32, and
-    the pieces of the loss term ``softplus(-z) = max(-z, 0) + log(1 + e)``, ``e = exp(-|s|)`` (``z = s`` for
-    the center, ``-s`` for a negative): the caller multiplies the ``1 + e`` and takes one log a center, since
-    a log1p per term cost a third of a skip-gram center."""
-    x = np.float64(s)
-    e = math.exp(-abs(x))
-    sigmoid = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
-    z = x if positive else -x
-    label = 1.0 if positive else 0.0
-    return np.float32(lr32 * (label - sigmoid)), 1.0 + e, max(-z, 0.0)
+_LOG2E = 1.4426950408889634
+_LN2_HI, _LN2_LO = 0.693145751953125, 1.4286068203094173e-06       # ln 2 split (Cody and Waite)
+_BLOCK = 512                                                    # factors in (1, 2] a product: < 2**512
 
 
-@njit(nogil=True, cache=True)
-def _log_of(product, logs):
-    """``logs + log(product)``."""
-    return logs + math.log(product)
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def _gradients(scores, rows, T, lr, work, bits):
+    """Scores to gradients in place, for ``rows`` rows of ``T`` outputs (the first the center: label 1, the
+    others negatives: label 0): ``g = lr (label - sigmoid(s))`` as float32, the reference's float32 rate times
+    float64 errors. Returns the loss, the sum of ``softplus(-z) = max(-z, 0) + log(1 + e)`` over them (``z = s``
+    for the center, ``-s`` for a negative; ``e = exp(-|s|)``), with one log a block of terms.
+
+    ``e`` is computed here rather than by libm's exp so that the loops vectorise (LLVM has no vector exp
+    without SVML; a call to exp a score was a sixth of a skip-gram center): ``e = 2**n exp(r)``, ``r`` within
+    ``ln2 / 2`` of 0, ``exp(r)`` by its Taylor series to ``r**8`` (relative error below 3e-10), ``2**n`` from
+    its exponent bits (``bits`` views ``work`` as int64)."""
+    n = rows * T
+    lr32 = np.float64(np.float32(lr))
+    for i in range(n):
+        y = -min(abs(np.float64(scores[i])), 700.0)
+        t = np.floor(y * _LOG2E + 0.5)
+        r = (y - t * _LN2_HI) - t * _LN2_LO
+        work[0, i] = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
+            1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320))))))))
+        bits[1, i] = (np.int64(t) + 1023) << 52
+        work[2, i] = 0.0
+    for c in range(rows):
+        work[2, c * T] = 1.0
+    loss = 0.0
+    for start in range(0, n, _BLOCK):
+        product = 1.0
+        for i in range(start, min(start + _BLOCK, n)):
+            x = np.float64(scores[i])
+            e = work[0, i] * work[1, i]
+            inverse = 1.0 / (1.0 + e)
+            sigmoid = inverse if x >= 0 else e * inverse
+            label = work[2, i]
+            scores[i] = np.float32(lr32 * (label - sigmoid))
+            loss += max(x * (1.0 - 2.0 * label), 0.0)       # max(-z, 0)
+            product *= 1.0 + e
+        loss += math.log(product)
+    return loss
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
@@ -340,9 +352,11 @@ def _walk(W_in, W_out, ids, sid, key, accept, alias, p, first, last, length, win
     width = 2 * window
     ctx = np.empty(width, dtype=np.int32)
     outs = np.empty((2, 1 + negative), dtype=np.int64)
-    grads = np.empty((width, 1 + negative), dtype=np.float32)
+    grads = np.empty(width * (1 + negative), dtype=np.float32)
     rows = np.empty((width, W_in.shape[1]), dtype=np.float32)
     h = np.empty(W_in.shape[1], dtype=np.float32)
+    work = np.empty((3, width * (1 + negative)), dtype=np.float64)
+    bits = work.view(np.int64)
     loss = 0.0
     examples = 0
     done = first
@@ -369,7 +383,7 @@ def _walk(W_in, W_out, ids, sid, key, accept, alias, p, first, last, length, win
         stream = q // length
         lr = lr0 + (lr1 - lr0) * (q - stream * length) / length
         term, n, _ = _center(q, ids, sid, key, window, sg, lr, W_in, W_out, W_in, W_out, outs[q % 2], T, ctx,
-                             grads, rows, h)
+                             grads, rows, h, work, bits)
         loss += term
         examples += n
         done = q + 1
@@ -392,9 +406,11 @@ def _lockstep(W_in, W_out, ids, sid, key, accept, alias, p, streams, window, neg
     width = 2 * window
     ctx = np.empty(width, dtype=np.int32)
     outs = np.empty((2, 1 + negative), dtype=np.int64)
-    grads = np.empty((width, 1 + negative), dtype=np.float32)
+    grads = np.empty(width * (1 + negative), dtype=np.float32)
     rows = np.empty((width, H), dtype=np.float32)
     h = np.empty(H, dtype=np.float32)
+    work = np.empty((3, width * (1 + negative)), dtype=np.float64)
+    bits = work.view(np.int64)
     rows_in = np.empty(streams * width, dtype=np.int64)
     rows_out = np.empty(streams * (1 + negative), dtype=np.int64)
     loss = 0.0
@@ -423,7 +439,7 @@ def _lockstep(W_in, W_out, ids, sid, key, accept, alias, p, streams, window, neg
                     _prefetch_row(sum_in, ids[c])
             lr = lr0 + (lr1 - lr0) * t / length
             term, n, C = _center(q, ids, sid, key, window, sg, lr, W_in, W_out, sum_in, sum_out, outs[s % 2], T,
-                                 ctx, grads, rows, h)
+                                 ctx, grads, rows, h, work, bits)
             if C == 0:
                 continue
             loss += term
