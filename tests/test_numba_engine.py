@@ -85,6 +85,19 @@ def test_one_thread_trains_as_the_reference(sg, sampler, window, negative, sampl
     assert np.abs(W_in - fake_model(vocab, window, negative, sg, sampler).W_in).max() > 1e-3   # it trained
 
 
+def test_subsampling_by_pieces_is_walks(monkeypatch):
+    vocab, ids, sid = small_corpus(5, sentences=400)
+    model = fake_model(vocab, 3, 4, 0, "exclusion", sample=0.02)
+    engine = numba_engine.NumbaEngine(model, LearningRate(0.05, 0.01, len(ids)))
+    monkeypatch.setattr(numba_engine, "SUBSAMPLE_PIECE", 77)
+    got_ids, got_sid, key = engine.prepare(3, 2, ids, sid)
+    want_ids, want_sid = walk.subsample(np, ids, sid, engine.tables.keep, walk.chunk_key(model.seed, 3, 2))
+    assert key == walk.chunk_key(model.seed, 3, 2) and len(ids) > 8 * 77
+    np.testing.assert_array_equal(got_ids, want_ids)
+    np.testing.assert_array_equal(got_sid, want_sid)
+    assert 0.4 * len(ids) < len(got_ids) < 0.9 * len(ids)
+
+
 def test_the_chunk_key_follows_the_epoch_and_the_chunk():
     vocab, ids, sid = small_corpus()
     runs = []

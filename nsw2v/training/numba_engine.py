@@ -68,6 +68,8 @@ __all__ = ["NumbaEngine", "lockstep", "POLL"]
 
 #: Centers between two looks at the stop flag (and two progress updates) in the compiled loop.
 POLL = 2048
+#: Positions subsampled at a time by :meth:`NumbaEngine.prepare`.
+SUBSAMPLE_PIECE = 1 << 16
 #: Reassociation (vectorised dot products) and fused multiply-adds; no nnan/ninf (see the module docstring).
 FASTMATH = {"reassoc", "contract", "nsz"}
 
@@ -538,10 +540,19 @@ class NumbaEngine:
         self.compile_seconds = _compile(self.lockstep is not None, model.verbose)
 
     def prepare(self, epoch: int, number: int, ids: np.ndarray, sid: np.ndarray) -> Tuple[np.ndarray, np.ndarray, int]:
-        """Chunk ``number`` of ``epoch`` subsampled with its key (:func:`.walk.subsample`): ``(ids, sid, key)``."""
+        """Chunk ``number`` of ``epoch`` subsampled with its key (:func:`.walk.subsample`): ``(ids, sid, key)``.
+
+        The draws are taken :data:`SUBSAMPLE_PIECE` positions at a time (:func:`.walk.draws` of the positions
+        themselves: the same kept words as one call), so that their uint64 temporaries stay a few MiB instead
+        of some 40 MiB a chunk."""
         key = walk.chunk_key(self.model.seed, epoch, number)
         if self.model.sample > 0:
-            ids, sid = walk.subsample(np, ids, sid, self.tables.keep, key)
+            kept = np.empty(len(ids), dtype=bool)
+            for start in range(0, len(ids), SUBSAMPLE_PIECE):
+                stop = min(start + SUBSAMPLE_PIECE, len(ids))
+                bits = walk.draws(np, key, np.arange(start, stop, dtype=np.uint64), walk.SUBSAMPLE)
+                kept[start:stop] = (bits >> np.uint64(32)) < self.tables.keep[ids[start:stop]]
+            ids, sid = ids[kept], sid[kept]
         return (np.ascontiguousarray(ids, dtype=np.int32), np.ascontiguousarray(sid, dtype=np.int32), key)
 
     def train(self, prepared: Tuple[np.ndarray, np.ndarray, int], raw_words: int, words_before: float, acc: Any,
