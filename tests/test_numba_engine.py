@@ -49,35 +49,38 @@ def fake_model(vocab, window, negative, sg, sampler, sample=0.0, workers=1, seed
                            W_out=((rng.random((V, H)) - 0.5) / H).astype(np.float32))
 
 
-def run_engine(model, ids, sid, lr0, lr1, epoch=0, number=0, lockstep=None, report=None):
-    engine = numba_engine.NumbaEngine(model, LearningRate(lr0, lr1, len(ids)), lockstep=lockstep)
+def run_engine(model, ids, sid, lr0, lr1, epoch=0, number=0, lockstep=None, report=None, interleave=1):
+    engine = numba_engine.NumbaEngine(model, LearningRate(lr0, lr1, len(ids)), lockstep=lockstep,
+                                      interleave=interleave)
     acc = engines.Accumulator()
     last = engine.train(engine.prepare(epoch, number, ids, sid), len(ids), 0, acc, report)
     assert last == pytest.approx(lr1)
     return acc.loss, acc.examples
 
 
-def run_reference(model, ids, sid, lr0, lr1, streams=1, epoch=0, number=0):
+def run_reference(model, ids, sid, lr0, lr1, streams=1, epoch=0, number=0, interleave=False):
     """walk.reference on copies of the model's tables, after walk.subsample with the chunk's key."""
     tables = walk.Tables.of(model.vocab, model.ns_exponent, model.sample)
     key = walk.chunk_key(model.seed, epoch, number)
     ids, sid = walk.subsample(np, ids, sid, tables.keep, key)
     W_in, W_out = model.W_in.copy(), model.W_out.copy()
     loss, examples = walk.reference(W_in, W_out, ids, sid, key, tables, streams, model.window, model.negative,
-                                    model.sg, model.sampler != "batched", lr0, lr1)
+                                    model.sg, model.sampler != "batched", lr0, lr1, interleave)
     return W_in, W_out, loss, examples
 
 
 @pytest.mark.parametrize("sg", [0, 1])
 @pytest.mark.parametrize("sampler", ["exclusion", "batched"])
-@pytest.mark.parametrize("window,negative,sample", [(1, 1, 0.0), (2, 3, 0.02), (5, 6, 0.0)])
-def test_one_thread_trains_as_the_reference(sg, sampler, window, negative, sample):
+@pytest.mark.parametrize("window,negative,sample,interleave", [(1, 1, 0.0, 1), (2, 3, 0.02, 7), (5, 6, 0.0, 64)])
+def test_one_thread_trains_as_the_reference(sg, sampler, window, negative, sample, interleave):
     """Same tables, loss and examples as walk.reference: one-word sentences, subsampling (sample=0.02 drops
-    a third of this corpus's words) and a learning rate falling within the chunk."""
+    a third of this corpus's words), a learning rate falling within the chunk; one stream, or several
+    walked together (the default: 64, more streams than this corpus has sentences)."""
     vocab, ids, sid = small_corpus()
     model = fake_model(vocab, window, negative, sg, sampler, sample=sample)
-    W_in, W_out, loss, examples = run_reference(model, ids, sid, 0.08, 0.02, epoch=2, number=1)
-    got_loss, got_examples = run_engine(model, ids, sid, 0.08, 0.02, epoch=2, number=1)
+    W_in, W_out, loss, examples = run_reference(model, ids, sid, 0.08, 0.02, streams=interleave, epoch=2,
+                                                number=1, interleave=True)
+    got_loss, got_examples = run_engine(model, ids, sid, 0.08, 0.02, epoch=2, number=1, interleave=interleave)
     assert got_examples == examples > 0
     assert got_loss == pytest.approx(loss, rel=1e-6)
     np.testing.assert_allclose(model.W_in, W_in, rtol=RTOL, atol=ATOL)
@@ -156,12 +159,15 @@ def disjoint_streams(streams, length, negative, sampler):
     raise AssertionError("no seed gives disjoint streams")
 
 
-@pytest.mark.parametrize("sg,sampler,threads", [(0, "exclusion", 2), (1, "batched", 4), (1, "exclusion", 3)])
-def test_threads_over_streams_that_share_no_rows_train_as_the_reference(sg, sampler, threads):
+@pytest.mark.parametrize("sg,sampler,threads,interleave", [(0, "exclusion", 2, 1), (1, "batched", 4, 4),
+                                                            (1, "exclusion", 3, 8)])
+def test_threads_over_streams_that_share_no_rows_train_as_the_reference(sg, sampler, threads, interleave):
+    """Each thread walks ``interleave`` of the reference's streams together; the threads share no row."""
     seed, vocab, ids, sid = disjoint_streams(threads, 40, 2, sampler)
     model = fake_model(vocab, 3, 2, sg, sampler, workers=threads, seed=seed)
-    W_in, W_out, loss, examples = run_reference(model, ids, sid, 0.1, 0.01, streams=threads)
-    got_loss, got_examples = run_engine(model, ids, sid, 0.1, 0.01)
+    W_in, W_out, loss, examples = run_reference(model, ids, sid, 0.1, 0.01, streams=threads * interleave,
+                                                interleave=True)
+    got_loss, got_examples = run_engine(model, ids, sid, 0.1, 0.01, interleave=interleave)
     assert got_examples == examples
     assert got_loss == pytest.approx(loss, rel=1e-6)
     np.testing.assert_allclose(model.W_in, W_in, rtol=RTOL, atol=ATOL)

@@ -221,20 +221,26 @@ def _softplus(x: float) -> float:
 
 def reference(W_in: np.ndarray, W_out: np.ndarray, ids: np.ndarray, sid: np.ndarray, key: int, tables: Tables,
               streams: int, window: int, negative: int, sg: int, exclusion: bool, lr0: float,
-              lr1: float) -> Tuple[float, int]:
+              lr1: float, interleave: bool = False) -> Tuple[float, int]:
     """Train on a chunk's kept positions by the rules above, one stream after another, in Python.
 
     ``W_in`` and ``W_out`` (float32 NumPy) are updated in place; returns
     ``(loss sum, examples)``. Slow (a few microseconds of NumPy per row
     touched): for tests on small corpora. With ``streams`` streams over rows
     that no two streams share, any interleaving of the streams gives these tables.
+    With ``interleave`` the streams are walked together, position ``t`` of
+    every stream before position ``t + 1`` (each update still made at once): the
+    order of one worker walking several streams, as the numba engine's threads do.
     """
     ids = np.asarray(ids)
     sid = np.asarray(sid)
     m = len(ids)
     length = -(-m // max(streams, 1)) if m else 0
     loss, examples = 0.0, 0
-    for q in range(m):
+    order = range(m)
+    if interleave:
+        order = [s * length + t for t in range(length) for s in range(streams) if s * length + t < m]
+    for q in order:
         s = q // length
         lr = lr0 + (lr1 - lr0) * (q - s * length) / length
         key_q = center_key(key, q)
