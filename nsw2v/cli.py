@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import warnings
 from importlib import resources
@@ -78,27 +79,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     corpus = args.corpus or default_corpus()
     if args.plot:
         _matplotlib()                       # fail before training, not after
-    for option, path in (("-o", args.output), ("--save-model", args.save_model), ("--save-vocab", args.save_vocab),
-                         ("--plot", args.plot)):
-        if path:
-            _check_writable(option, path)
-    model = Word2Vec(corpus_file=corpus, vector_size=args.size, window=args.window, min_count=args.min_count,
+    outputs = [(option, path) for option, path in (("-o", args.output), ("--save-model", args.save_model),
+                                                   ("--save-vocab", args.save_vocab), ("--plot", args.plot)) if path]
+    _check_outputs(outputs, [("the corpus", corpus)])
+    model = Word2Vec(vector_size=args.size, window=args.window, min_count=args.min_count,
                      max_vocab_size=args.max_vocab_size, max_final_vocab=args.max_final_vocab, sg=args.sg or 0,
                      hs=args.hs, negative=args.negative, ns_exponent=args.ns_exponent, sample=args.sample,
                      alpha=args.alpha, min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
                      workers=args.workers, verbose=not args.quiet, engine=args.engine)
+    model.build_vocab(corpus_file=corpus)
+    if not outputs and args.corpus is not None:     # (the demo run prints neighbours)
+        print("nsw2v: warning: no -o, --save-model, --save-vocab or --plot: the trained vectors will not be "
+              "kept", file=sys.stderr)
+    model.train(corpus_file=corpus)
     wv = model.wv
     if args.output:
         wv.save_word2vec_format(args.output, binary=_is_binary(args.output, args.binary))
+        args.written.append(args.output)
         if not args.quiet:
             print(f"wrote {len(wv)} vectors of size {wv.vector_size} to {args.output}", file=sys.stderr)
     if args.save_model:
         model.save(args.save_model)
+        args.written.append(args.save_model)
     if args.save_vocab:
         save_counts(args.save_vocab, wv.index_to_key, wv.counts)
+        args.written.append(args.save_vocab)
     if args.plot:
         _plot_loss(model, args.plot)
+        args.written.append(args.plot)
     if args.corpus is None:
         print(f"nearest neighbours after training on the shipped corpus ({model.vocab.total_words} words):")
         _print_neighbours(wv, [w for w in DEMO_WORDS if w in wv], topn=5)
@@ -107,13 +116,39 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _check_writable(option: str, path: str) -> None:
     """Refuse an output path that cannot be written before training, not after it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{option} {path}: is a directory; give a file name")
+    from .formats import check_output
+    directory = os.path.dirname(os.path.realpath(path))
+    check_output(path, option)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"{option} {path}: the directory {directory} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise PermissionError(f"{option} {path}: the directory {directory} is not writable")
+
+
+def _check_outputs(outputs: List[tuple], inputs: List[tuple]) -> None:
+    """Refuse, before training, an output that cannot be written, or that names an input or another output
+    of the run (the same path through links, or the same file under another name: a hard link)."""
+    from .errors import OutputError
+    seen: dict = {}
+    for role, path in inputs:
+        seen.setdefault(_identity(path), (role, path))
+    for option, path in outputs:
+        _check_writable(option, path)
+        for key in {_identity(path), ("path", os.path.realpath(path))}:
+            if key in seen:
+                role, other = seen[key]
+                what = f"{role} {other}" if role.startswith("the ") else f"the output of {role} {other}"
+                raise OutputError(f"{option} {path}: is {what}; give another file name")
+            seen[key] = (option, path)
+
+
+def _identity(path: str) -> tuple:
+    """What names one file: its device and inode when it exists (through links), else its resolved path."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", status.st_dev, status.st_ino)
 
 
 def _matplotlib():
@@ -274,11 +309,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C is, so that the same clean-up runs (workers ended,
+    temporary files removed); the exit status is then 143 (128 + 15) instead of 130."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        return _run(args)
+    args.written = []                       # the outputs written so far, for the message if interrupted
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -286,17 +335,23 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .backend import BackendUnavailableError
+    from .errors import Nsw2vError
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        print("\nnsw2v: interrupted; no output file was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        written = (f"wrote {', '.join(args.written)} before it" if args.written
+                   else "no output file was written")
+        print(f"\nnsw2v: {'terminated (SIGTERM)' if terminated else 'interrupted'}; {written}", file=sys.stderr)
+        return 143 if terminated else 130
     except KeyError as exc:
         message = exc.args[0] if exc.args else str(exc)
         print(f"nsw2v: error: {message}", file=sys.stderr)
         return 1
-    except (ValueError, OSError, RuntimeError, TypeError, BackendUnavailableError) as exc:
+    except MemoryError:
+        print("nsw2v: error: out of memory", file=sys.stderr)
+        return 1
+    except (Nsw2vError, ValueError, OSError, RuntimeError, TypeError) as exc:
         print(f"nsw2v: error: {exc}", file=sys.stderr)
         return 1
 

@@ -26,7 +26,7 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 
 from .corpus import MAX_SENTENCE_LENGTH, PathLike, text_blocks
-from .util import positive_int
+from .util import positive_int, quiet_worker
 from .vocab import EncodedCorpus, Vocab, _final_ids, _FirstSeen, _keep_known, _provisional_counts
 
 __all__ = ["count_and_encode_file"]
@@ -54,7 +54,8 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
     line_lengths: List[np.ndarray] = []         # tokens of the complete lines, while kept
     open_line = raw_words = sentences = 0       # sentences: of the lines no longer kept
     context = mp.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                             initargs=(os.getpid(),)) as pool:
         for worker, new_words, ids, segments in _in_order(pool, text_blocks(path, block_chars), 2 * workers):
             numbers = np.fromiter(map(index.__getitem__, new_words), dtype=np.int32, count=len(new_words))
             to_corpus[worker] = np.concatenate([to_corpus.get(worker, numbers[:0]), numbers])
@@ -103,8 +104,9 @@ class _Numbering(_FirstSeen):
 _numbering: Optional[_Numbering] = None         # in a worker process: its numbering, over all its blocks
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     global _numbering
+    quiet_worker(parent)
     _numbering = _Numbering()
 
 

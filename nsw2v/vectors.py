@@ -35,6 +35,7 @@ import numpy as np
 
 from . import formats
 from .formats import PathLike
+from .util import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class WordVectors:
         """Best `topn` (word, score) pairs of `scores`, skipping the rows in `exclude`."""
         if topn is None:
             return scores
-        if topn < 1:
+        if topn == 0:
             return []
         k = min(topn + len(exclude), scores.shape[0])
         if k == 0:
@@ -252,6 +253,7 @@ class WordVectors:
         ValueError
             When no term is given, or a vector has the wrong size.
         """
+        topn = check_int("topn", topn, low=0, optional=True)
         pos, neg, exclude = self._query_terms(positive, negative)
         query = (np.sum(pos, axis=0) if pos else 0) - (np.sum(neg, axis=0) if neg else 0)
         query = _unit_rows(np.asarray(query, dtype=np.float32)[None, :] / (len(pos) + len(neg)))[0]
@@ -286,6 +288,7 @@ class WordVectors:
         list of (str, float)
             Best first, input words excluded.
         """
+        topn = check_int("topn", topn, low=0, optional=True)
         pos, neg, exclude = self._query_terms(positive, negative)
         if not pos:
             raise ValueError("cannot compute similarity with no positive input")
@@ -380,11 +383,8 @@ class WordVectors:
         return words[int(np.argmin(unit @ mean))]
 
     def _limit(self, restrict_vocab: Optional[int]) -> int:
-        if restrict_vocab is None:
-            return len(self)
-        if restrict_vocab < 1:
-            raise ValueError(f"restrict_vocab={restrict_vocab} must be >= 1")
-        return min(int(restrict_vocab), len(self))
+        restrict_vocab = check_int("restrict_vocab", restrict_vocab, low=1, optional=True)
+        return len(self) if restrict_vocab is None else min(restrict_vocab, len(self))
 
     # --------------------------------------------------------------- evaluation
 

@@ -24,7 +24,9 @@ from .corpus import LineSentence
 from .parallel_read import count_and_encode_file
 from .training import driver, engines
 from .training.plan import LearningRate
-from .util import positive_int
+from .errors import ParameterError, ReadError
+from .training.array_engine import shared_cap
+from .util import check_int, check_number, positive_int
 from .vectors import WordVectors
 from .vocab import Vocab
 
@@ -148,30 +150,25 @@ class Word2Vec:
     def _validate(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
-                raise ValueError(message)
-        for name in ("alpha", "min_alpha", "sample", "ns_exponent"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise TypeError(f"{name}={value!r} must be a number")
-        need(isinstance(self.seed, (int, np.integer)) and not isinstance(self.seed, bool) and self.seed >= 0,
-             f"seed={self.seed!r} must be an integer >= 0")
+                raise ParameterError(message)
+        check_int("seed", self.seed, low=0)
         for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size", "workers",
                      "max_sentence_length", "chunk_words"):
             positive_int(name, getattr(self, name))
         for name in ("max_row_updates", "max_vocab_size", "max_final_vocab"):
             positive_int(name, getattr(self, name), optional=True)
+        check_number("ns_exponent", self.ns_exponent, low=0)
+        check_number("sample", self.sample, low=0)
+        _check_rates(self.alpha, self.min_alpha)
         need(self.sg in (0, 1), f"sg={self.sg!r} must be 0 (CBOW) or 1 (skip-gram)")
         need(self.hs == 0, f"hs={self.hs!r}: hierarchical softmax is not implemented; nsw2v trains with negative "
                            "sampling only (hs=0, negative >= 1)")
         need(self.cbow_mean == 1, f"cbow_mean={self.cbow_mean!r}: only the mean of the context vectors "
                                   "(cbow_mean=1, the C tool's and gensim's default) is implemented")
-        need(self.ns_exponent >= 0, f"ns_exponent={self.ns_exponent} must be >= 0")
-        need(self.sample >= 0, f"sample={self.sample} must be >= 0")
-        need(self.alpha > 0, f"alpha={self.alpha} must be > 0")
-        need(0 <= self.min_alpha <= self.alpha, f"min_alpha={self.min_alpha} must be in [0, alpha={self.alpha}]")
         need(self.sampler in (None, "exclusion", "batched"),
              f"sampler={self.sampler!r} must be 'exclusion', 'batched' or None")
-        engines.choose(self)
+        if engines.choose(self) == "array" and not backend.is_cupy(self.xp):
+            shared_cap(self.max_row_updates, self.workers)
         if self.workers > 1:
             import multiprocessing
             need("fork" in multiprocessing.get_all_start_methods(),
@@ -272,8 +269,9 @@ class Word2Vec:
         if corpus_file is not None and self._encoded is not None and self._encoded[0] == _file_key(corpus_file):
             encoded = self._encoded[1]
         epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
-        alpha = self.alpha if start_alpha is None else start_alpha
-        min_alpha = self.min_alpha if end_alpha is None else end_alpha
+        alpha, min_alpha = _check_rates(self.alpha if start_alpha is None else start_alpha,
+                                        self.min_alpha if end_alpha is None else end_alpha,
+                                        names=("start_alpha", "end_alpha"))
         schedule = LearningRate(alpha, min_alpha, epochs * self._pass_words(total_examples, total_words))
 
         def epoch_chunks(chunk_words: int):
@@ -281,9 +279,15 @@ class Word2Vec:
                 return encoded.iter_chunks(chunk_words)
             return self.vocab.iter_chunks(corpus, chunk_words)
 
+        pairs = encoded is None or any(int(lengths.max(initial=0)) > 1 for _, lengths in encoded.batches)
+        if not pairs:                       # known before training: refused before it
+            raise _nothing_to_train(source, self.min_count, None)
+        history = len(self.loss_history)
         done = driver.train(self, epoch_chunks, epochs, schedule)
         if done == 0:
-            raise ValueError(f"{source}: no in-vocabulary words to train on")
+            raise ReadError(f"{source}: no in-vocabulary words to train on")
+        if not sum(h["examples"] for h in self.loss_history[history:]):
+            raise _nothing_to_train(source, self.min_count, self.sample)
         self._hook("on_train_end")
         return self
 
@@ -303,8 +307,7 @@ class Word2Vec:
                                      ("total_words", total_words, vocab.raw_words)):
             if given is None:
                 continue
-            if given < 1:
-                raise ValueError(f"{name}={given} must be >= 1")
+            given = positive_int(name, given)
             if counted:                     # the same share of in-vocabulary words as the counted corpus
                 return given * vocab.total_words / counted
         return vocab.total_words
@@ -360,7 +363,10 @@ class Word2Vec:
         # a setting added later (max_final_vocab) is absent from older files: its default then
         settings = {k: state[k] for k in cls._SETTINGS
                     if k in state and k not in ("epochs_trained", "words_trained")}
-        model = cls(xp=xp, **settings)
+        try:
+            model = cls(xp=xp, **settings)
+        except ParameterError as exc:
+            raise ReadError(f"{path}: member state: {exc}") from None
         model.vocab = vocab
         model.W_in, model.W_out = model.xp.asarray(W_in), model.xp.asarray(W_out)
         model.epochs_trained, model.words_trained = state["epochs_trained"], state["words_trained"]
@@ -370,6 +376,23 @@ class Word2Vec:
 
 
 _HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+
+
+def _nothing_to_train(source: str, min_count: int, sample: Optional[float]) -> ReadError:
+    """The error of a training that had, or would have had, no example: no word with another in its window."""
+    why = ("no sentence holds two in-vocabulary words (one word per line?); word2vec learns from words that share "
+           f"a line: join the lines, or lower min_count (now {min_count})")
+    if sample:
+        why += f"; or subsampling dropped them all: lower sample (now {sample}; 0 turns it off)"
+    return ReadError(f"{source}: no training example: {why}")
+
+
+def _check_rates(alpha: Any, min_alpha: Any, names: tuple = ("alpha", "min_alpha")) -> tuple:
+    """``(alpha, min_alpha)`` checked as the constructor and ``train`` both check them: finite, ``alpha > 0``,
+    ``0 <= min_alpha <= alpha``."""
+    alpha = check_number(names[0], alpha, low=0, low_open=True)
+    min_alpha = check_number(names[1], min_alpha, low=0, high=alpha)
+    return alpha, min_alpha
 
 
 def _has_hook(callback: Any) -> bool:

@@ -12,9 +12,23 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .. import backend
+from ..errors import ParameterError
 from ..negative_sampling import UnigramSampler
 from ..steps import CappedScatter, cbow_step, skipgram_step, sort_rows
 from .plan import LearningRate, Plan, mix, plan_chunk
+
+
+def shared_cap(cap: Optional[int], processes: int) -> Optional[int]:
+    """Each process's share of ``max_row_updates`` (processes update the same rows at the same time), or a
+    :class:`~nsw2v.errors.ParameterError` when a share would fall below one update: the tables would then barely
+    move (``workers=100`` with the cap at 64 left the loss at 6 ln 2, nothing trained)."""
+    if cap is None or processes <= 1:
+        return cap
+    if cap < processes:
+        raise ParameterError(f"workers={processes} with max_row_updates={cap}: the array engine shares the cap "
+                             f"among its training processes, {cap} // {processes} = 0 updates each, and nothing "
+                             f"would train; use workers <= {cap}, or raise max_row_updates (or None: exact sums)")
+    return cap // processes
 
 
 class ArrayEngine:
@@ -37,13 +51,8 @@ class ArrayEngine:
                                       counts=model.vocab.counts, seed=model.seed + 7 + model.epochs_trained)
         self.skip_hits = self.sampler.method == "batched"
         self.processes = processes
-        cap = model.max_row_updates
-        if cap is not None and processes > 1:
-            # processes update the same rows at the same time: share the cap between them
-            cap = max(1, cap // processes)
-        self.scatter = CappedScatter(cap)
+        self.scatter = CappedScatter(shared_cap(model.max_row_updates, processes))
         self.keep_p = xp.asarray(model.vocab.keep_probabilities(model.sample)) if model.sample > 0 else None
-        self.offsets = xp.asarray([o for o in range(-model.window, model.window + 1) if o != 0], dtype=xp.int32)
 
     def reseed(self, worker: int) -> None:
         """Give a worker process its own sampler stream."""
@@ -72,7 +81,7 @@ class ArrayEngine:
         one call for the chunk draws what a call per step would, with one call's overhead)."""
         xp = self.model.xp
         rng = backend.make_rng(xp, mix(self.seed, epoch, number))
-        plan = plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.offsets,
+        plan = plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.model.window,
                           self.model.batch_size)
         plan.negatives = self.sampler.sample(plan.centers)
         plan.sorted = None

@@ -7,6 +7,7 @@ non-finite loss stops training with :class:`~nsw2v.errors.DivergedError`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any, Callable, Iterable
@@ -21,6 +22,13 @@ from .progress import Progress
 
 def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate) -> int:
     """Train ``model`` for ``epochs`` passes of ``epoch_chunks(chunk_words)``; return the words read."""
+    # Overflow on the way to a non-finite loss is reported once, as DivergedError, not as NumPy's warnings
+    # (errstate is copied into the forked training processes and the reader thread's context).
+    with _quiet(model.xp):
+        return _train(model, epoch_chunks, epochs, schedule)
+
+
+def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate) -> int:
     engine = engines.make(model, schedule)
     processes = getattr(engine, "processes", 1)
     pool = None
@@ -39,6 +47,7 @@ def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sche
     # with several processes, smaller chunks shorten the end of an epoch, when one works alone
     chunk_words = model.chunk_words // processes or 1
     model._hook("on_train_begin")
+    finished = False
     try:
         for _ in range(epochs):
             model._hook("on_epoch_begin")
@@ -59,9 +68,11 @@ def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sche
                         progress.show(words, lr, model.loss_history[-1]["loss"] if examples else float("nan"))
                 done += pool.words
             model._end_epoch()
+        finished = True
     finally:
         if pool is not None:
-            pool.close()
+            pool.close(abort=not finished)      # Ctrl-C, SIGTERM, divergence: the workers end at once
+    check_tables(model, lr)
     model.words_trained += done
     model.train_seconds = time.time() - start
     if progress is not None:
@@ -83,6 +94,25 @@ def flush(model: Any, acc: engines.Accumulator, words: float, lr: float) -> floa
                                "alpha": float(lr), "loss": mean, "examples": examples})
     acc.loss, acc.examples = 0.0, 0
     return mean
+
+
+def check_tables(model: Any, lr: float) -> None:
+    """Raise :class:`~nsw2v.errors.DivergedError` when a table holds a value that is not finite: once, at the end
+    of training (one reduction over each table), for what the loss does not show (a last step's overflow)."""
+    xp = backend.get_array_module(model.W_in)
+    for table in (model.W_in, model.W_out):
+        if not bool(xp.isfinite(table).all()):
+            raise DivergedError(_advice(model, lr).replace("non-finite loss", "non-finite vectors"))
+
+
+@contextlib.contextmanager
+def _quiet(xp: Any):
+    if backend.is_cupy(xp):
+        yield
+        return
+    import numpy as np
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        yield
 
 
 def _advice(model: Any, lr: float) -> str:
