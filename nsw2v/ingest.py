@@ -31,6 +31,7 @@ import numpy as np
 
 from . import backend
 from .corpus import MAX_SENTENCE_LENGTH, is_gzip
+from .errors import ReadError
 from .util import positive_int
 from .vocab import EncodedCorpus, Vocab, frequent, require_tokens
 
@@ -84,13 +85,14 @@ def _gunzip(path: str, raw: bytes, limit: Optional[int]) -> bytes:
         try:
             piece = stream.decompress(raw, 0 if limit is None else limit + 1 - size)
         except zlib.error as exc:
-            raise gzip.BadGzipFile(f"{os.fspath(path)}: {exc}") from None
+            raise ReadError(f"{os.fspath(path)}: corrupt gzip data ({exc})") from None
         pieces.append(piece)
         size += len(piece)
         if limit is not None and size > limit:
             break
         if not stream.eof:
-            raise EOFError(f"{os.fspath(path)}: compressed file ended before the end-of-stream marker was reached")
+            raise ReadError(f"{os.fspath(path)}: truncated gzip data (the compressed file ended before the "
+                            "end-of-stream marker was reached)")
         raw = stream.unused_data.lstrip(b"\0")
     return b"".join(pieces) if len(pieces) > 1 else (pieces[0] if pieces else b"")
 

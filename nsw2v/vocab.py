@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .corpus import MAX_SENTENCE_LENGTH, LineSentence
+from .errors import ReadError
 from .util import positive_int
 
 __all__ = ["EncodedCorpus", "Vocab"]
@@ -523,7 +524,7 @@ def _final_ids(index: dict, vocab: "Vocab") -> np.ndarray:
 
 def require_tokens(raw_words: int, source: str) -> None:
     if raw_words == 0:
-        raise ValueError(f"{source}: the corpus has no tokens")
+        raise ReadError(f"{source}: the corpus has no tokens")
 
 
 def frequent(counts: np.ndarray, first: np.ndarray, min_count: int, raw_words: int, source: str) -> np.ndarray:
@@ -533,7 +534,7 @@ def frequent(counts: np.ndarray, first: np.ndarray, min_count: int, raw_words: i
     kept = np.flatnonzero(counts >= min_count)
     if kept.size == 0:
         largest = int(counts.max()) if counts.size else 0
-        raise ValueError(f"{source}: no tokens left after min_count={min_count} (largest count is {largest})")
+        raise ReadError(f"{source}: no tokens left after min_count={min_count} (largest count is {largest})")
     return kept[np.lexsort((first[kept], -counts[kept]))]
 
 
