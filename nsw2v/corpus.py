@@ -1,11 +1,13 @@
 """Streaming corpus readers: one sentence (a list of tokens) per line of a text file.
 
+    >>> from importlib import resources
     >>> from nsw2v.corpus import LineSentence
-    >>> sentences = LineSentence("/work/shared/data/corpora/enwiki-2019-text8style.txt.gz")
-    >>> n_tokens = sum(len(s) for s in sentences)   # one streaming pass
-    >>> first = next(iter(sentences))                # iterating again re-reads the file
-    >>> len(first)                                   # the one long line comes in pieces
-    10000
+    >>> path = resources.files("nsw2v") / "data" / "gutenberg_small.txt.gz"     # ships with nsw2v
+    >>> sentences = LineSentence(path, max_sentence_length=100)
+    >>> sum(len(s) for s in sentences)               # one streaming pass
+    407679
+    >>> max(len(s) for s in sentences)               # iterating again re-reads the file; long lines in pieces
+    100
 
 Files may be plain or gzip-compressed; the format is told by the file's first two
 bytes, not by its name. A file is read in fixed-size blocks of text, so a file

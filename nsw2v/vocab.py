@@ -1,15 +1,18 @@
 """The vocabulary: word counts, ``min_count``, subsampling and encoding to ids.
 
-    >>> import numpy as np
+    >>> from importlib import resources
     >>> from nsw2v.corpus import LineSentence
     >>> from nsw2v.vocab import Vocab
-    >>> sentences = LineSentence("/work/shared/data/corpora/lee_background.cor")
+    >>> sentences = LineSentence(resources.files("nsw2v") / "data" / "gutenberg_small.txt.gz")  # ships with nsw2v
     >>> vocab = Vocab.build(sentences, min_count=5)       # one counting pass
+    >>> vocab.index_to_key[:4]
+    ['the', 'and', 'to', 'of']
     >>> p_keep = vocab.keep_probabilities(sample=1e-3)    # float32 (V,)
     >>> for ids, sentence_ids in vocab.iter_chunks(sentences):   # one epoch
     ...     pass                                          # int32 (N,), int32 (N,)
-    >>> np.savez("vocab.npz", **vocab.to_arrays())
-    >>> same = Vocab.from_arrays(np.load("vocab.npz"))
+    >>> arrays = vocab.to_arrays()                        # np.savez("vocab.npz", **arrays) keeps them
+    >>> Vocab.from_arrays(arrays).index_to_key == vocab.index_to_key
+    True
 
 Word ids run from 0 (the most frequent word) to ``len(vocab) - 1``. Everything
 here runs on the host with NumPy; the training loop moves the id arrays to the
