@@ -20,7 +20,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from typing import Iterator, List, Union
+from typing import Callable, Iterator, List, Optional, Union
 
 __all__ = ["BLOCK_CHARS", "MAX_SENTENCE_LENGTH", "LineSentence", "open_text", "text_blocks"]
 
@@ -102,6 +102,9 @@ class LineSentence:
     block_chars : int, default BLOCK_CHARS
         Characters read per block; only memory use and speed depend on it, never
         the sentences yielded. Must be >= 1.
+    progress : callable, optional
+        Called with the share of the file read (0 to 1) after each block; see
+        :func:`text_blocks`.
 
     Raises
     ------
@@ -121,6 +124,7 @@ class LineSentence:
         max_sentence_length: int = MAX_SENTENCE_LENGTH,
         *,
         block_chars: int = BLOCK_CHARS,
+        progress: Optional[Callable[[float], None]] = None,
     ) -> None:
         if int(max_sentence_length) != max_sentence_length or max_sentence_length < 1:
             raise ValueError(f"max_sentence_length={max_sentence_length!r} must be an integer >= 1")
@@ -129,6 +133,7 @@ class LineSentence:
         self.path = path
         self.max_sentence_length = int(max_sentence_length)
         self.block_chars = int(block_chars)
+        self.progress = progress
 
     def __repr__(self) -> str:
         return f"LineSentence({os.fspath(self.path)!r}, max_sentence_length={self.max_sentence_length})"
@@ -136,7 +141,7 @@ class LineSentence:
     def __iter__(self) -> Iterator[List[str]]:
         limit = self.max_sentence_length
         pending: List[str] = []          # tokens of the current line not yet yielded (fewer than `limit`)
-        for text in text_blocks(self.path, self.block_chars):
+        for text in text_blocks(self.path, self.block_chars, self.progress):
             lines = text.split("\n")
             # Every element but the last ends at a newline: a complete line.
             for line in lines[:-1]:
@@ -160,17 +165,23 @@ class LineSentence:
             yield pending[start:start + limit]
 
 
-def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS) -> Iterator[str]:
+def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS,
+                progress: Optional[Callable[[float], None]] = None) -> Iterator[str]:
     """The file's text (see :func:`open_text`) in blocks of about ``block_chars`` characters that end
     after whitespace, so that no token is cut; the last block ends at the end of the file.
 
     A token that a block's edge cuts waits for the next block (a token longer than a block is held
-    whole); found with ``rsplit``, in C, over that token only.
+    whole); found with ``rsplit``, in C, over that token only. ``progress``, if given, is called
+    after each read with the share of the file's bytes read so far (of a gzip file, its compressed bytes).
     """
     carry = ""
+    size = max(os.path.getsize(path), 1) if progress is not None else 1
     with open_text(path) as f:
+        raw = getattr(f.buffer, "fileobj", f.buffer)    # gzip: the compressed file under the decompressor
         while True:
             block = f.read(block_chars)
+            if progress is not None:
+                progress(raw.tell() / size)
             if not block:
                 break
             text = carry + block

@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -146,6 +146,7 @@ class Vocab:
         min_count: int = 5,
         max_vocab_size: Optional[int] = None,
         source: Optional[str] = None,
+        progress: Optional[Callable[..., None]] = None,
     ) -> "Vocab":
         """Count the tokens of a corpus in one pass and keep the frequent words.
 
@@ -167,6 +168,9 @@ class Vocab:
         source : str, optional
             Name of the corpus in error messages; defaults to the path of a
             ``LineSentence``, else ``"corpus"``.
+        progress : callable, optional
+            Called now and then as ``progress(words=n)`` with the tokens counted
+            so far (``nsw2v.training.progress.Counting``).
 
         Returns
         -------
@@ -193,11 +197,15 @@ class Vocab:
         raw_words = 0
         sentences_seen = 0
         min_reduce = 1
+        next_report = _BUILD_BATCH
         for sentence in sentences:
             _check_sentence(sentence)
             update(sentence)  # C loop over the list
             raw_words += len(sentence)
             sentences_seen += 1
+            if progress is not None and raw_words >= next_report:
+                progress(words=raw_words)
+                next_report = raw_words + _BUILD_BATCH
             if max_vocab_size is not None and len(counter) > max_vocab_size:
                 # Rebuilding keeps insertion order, hence the first-seen tie order.
                 counter = Counter({w: c for w, c in counter.items() if c > min_reduce})
@@ -213,6 +221,7 @@ class Vocab:
         min_count: int = 5,
         source: Optional[str] = None,
         max_tokens: int = 50_000_000,
+        progress: Optional[Callable[..., None]] = None,
     ) -> Tuple["Vocab", Optional["EncodedCorpus"]]:
         """:meth:`build` that also keeps the corpus encoded, so training need not read it again.
 
@@ -223,7 +232,7 @@ class Vocab:
         vocabulary is exactly the one :meth:`build` gives (no ``max_vocab_size``
         here). Past ``max_tokens`` tokens (int32 ids: 4 bytes each) nothing more
         is kept, counting goes on as in :meth:`build`, and the second value is
-        ``None``.
+        ``None``. ``progress`` as in :meth:`build`.
         """
         positive_int("min_count", min_count)
         if not 0 <= max_tokens < 2 ** 31 - _BUILD_BATCH - MAX_SENTENCE_LENGTH:
@@ -239,6 +248,8 @@ class Vocab:
 
         def flush() -> None:
             nonlocal counter, blocks, block_lengths
+            if progress is not None:
+                progress(words=raw_words)
             if counter is not None:
                 counter.update(tokens)
                 return

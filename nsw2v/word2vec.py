@@ -24,6 +24,7 @@ from .corpus import LineSentence
 from .parallel_read import count_and_encode_file
 from .training import driver, engines
 from .training.plan import LearningRate
+from .training.progress import Counting
 from .util import positive_int
 from .vectors import WordVectors
 from .vocab import Vocab
@@ -197,13 +198,17 @@ class Word2Vec:
                     corpus_file: Optional[str] = None) -> None:
         """Count words, apply ``min_count``/``max_vocab_size``/``max_final_vocab``, and initialise the tables."""
         corpus, source = self._corpus(corpus_iterable, corpus_file)
+        meter = Counting(source, echo=self.verbose)          # "counting words: 40%, 7.0M words" once a second
+        meter = meter if meter.active else None
+        if meter is not None and isinstance(corpus, LineSentence):
+            corpus.progress = meter
         encoded = None
         if corpus_file is not None and self.max_vocab_size is None:
             # one pass counts and keeps the corpus encoded; training then skips re-reading the file
-            self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source)
+            self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source, meter)
         else:
             self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
-                                     source=source)
+                                     source=source, progress=meter)
         if self.max_final_vocab is not None:
             self.vocab, encoded = self.vocab.trimmed(self.max_final_vocab, encoded)
         self._encoded = None if encoded is None else (_file_key(corpus_file), encoded)
@@ -226,8 +231,10 @@ class Word2Vec:
         self.W_out = xp.zeros((V, H), dtype=xp.float32)
         self.epochs_trained = self.words_trained = 0
         self._wv = None
+        if meter is not None:
+            meter.done(self.vocab, self.min_count)
 
-    def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str):
+    def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str, meter: Any = None):
         """With ``NSW2V_FAST_GPU=1`` on CuPy the whole file is tokenised, counted and encoded on the
         device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
         does, ``Vocab.build_encoded`` reads it token by token, in ``workers`` processes when there
@@ -245,8 +252,8 @@ class Word2Vec:
                     sys.stderr.write(f"reading {source} token by token: {why}\n")
         if self.workers > 1:                        # several processes: all of them read
             return count_and_encode_file(corpus_file, self.min_count, self.max_sentence_length,
-                                         workers=self.workers, source=source)
-        return Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
+                                         workers=self.workers, source=source, progress=meter)
+        return Vocab.build_encoded(corpus, min_count=self.min_count, source=source, progress=meter)
 
     # ------------------------------------------------------------------ training
     def train(self, corpus_iterable: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
