@@ -344,7 +344,8 @@ def evaluate_word_pairs(
             f"{name}: no usable word pairs: the format is wrong or every pair has a word "
             f"outside the first {n} words of the model"
         )
-    normed = wv.get_normed_vectors()
+    with np.errstate(invalid="ignore"):     # a vector with NaN or inf: said once, by the warning below
+        normed = wv.get_normed_vectors()
     li, ri = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
     known = li >= 0
     model = np.zeros(len(gold), dtype=np.float64)
