@@ -34,7 +34,7 @@ from .corpus import MAX_SENTENCE_LENGTH, is_gzip
 from .util import positive_int
 from .vocab import EncodedCorpus, Vocab, frequent, require_tokens
 
-__all__ = ["Unsupported", "count_and_encode", "read_bytes"]
+__all__ = ["ResidentCorpus", "Unsupported", "chunk_bounds", "count_and_encode", "read_bytes"]
 
 # ASCII characters that ``str.split()`` splits on (tab .. carriage return, the four
 # information separators 0x1c..0x1f, space) and the ones that end a line for
@@ -130,13 +130,24 @@ def _non_ascii_space(xp: Any, b: Any) -> bool:
 
 def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
                      max_sentence_length: int = MAX_SENTENCE_LENGTH,
-                     source: str = "corpus") -> Tuple[Vocab, EncodedCorpus]:
-    """The vocabulary and the encoded corpus of UTF-8 text ``data`` (host uint8 bytes).
+                     source: str = "corpus") -> Tuple[Vocab, "ResidentCorpus"]:
+    """The vocabulary and the encoded corpus of UTF-8 text ``data`` (host uint8 bytes), the corpus kept on
+    ``xp`` (:class:`ResidentCorpus`).
 
     Raises ``ValueError`` as :meth:`Vocab.build` does (no tokens; none left after
     ``min_count``), and :class:`Unsupported` for text the byte-level reading would
-    split differently from ``str.split()``.
+    split differently from ``str.split()``. On CuPy the memory pool's free blocks
+    (the temporaries, several times the text's size) go back to the device
+    before it returns, for the training that follows.
     """
+    try:
+        return _count_and_encode(xp, data, min_count, max_sentence_length, source)
+    finally:
+        backend.free_pool(xp)
+
+
+def _count_and_encode(xp: Any, data: np.ndarray, min_count: int, max_sentence_length: int,
+                      source: str) -> Tuple[Vocab, "ResidentCorpus"]:
     positive_int("min_count", min_count)
     if bool((data >= 0x80).any()):
         try:
@@ -207,5 +218,46 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
     known = ids >= 0
     per_sentence = xp.bincount(sentence[known], minlength=n_sentences)
     vocab = Vocab(words, counts_h[kept], raw_words=n_tokens, sentences_seen=n_sentences)
-    batch = (backend.to_numpy(ids[known]).astype(np.int32), backend.to_numpy(per_sentence[per_sentence > 0]))
-    return vocab, EncodedCorpus([batch])
+    lengths = backend.to_numpy(per_sentence[per_sentence > 0]).astype(np.int64)
+    return vocab, ResidentCorpus(ids[known], sentence[known].astype(xp.int32), lengths)
+
+
+class ResidentCorpus(EncodedCorpus):
+    """An encoded corpus kept where :func:`count_and_encode` made it (on the GPU with CuPy): its chunks are
+    slices of one array, so training reads it from the device every epoch without copying it again.
+
+    ``ids`` (int32) are the in-vocabulary ids on ``xp``, ``sid`` (int32, on ``xp``) the sentence number
+    of each (never decreasing; sentences left empty are skipped), ``lengths`` (host int64) the sentences'
+    in-vocabulary tokens. :meth:`iter_chunks` cuts the chunks :class:`~nsw2v.vocab.EncodedCorpus` cuts
+    from the same sentences; :attr:`batches` is the host copy for code that wants one.
+    """
+
+    def __init__(self, ids: Any, sid: Any, lengths: np.ndarray):
+        self.ids, self.sid, self.lengths = ids, sid, np.asarray(lengths, dtype=np.int64)
+        self._batches: Optional[list] = None
+
+    @property
+    def batches(self) -> list:
+        if self._batches is None:
+            self._batches = [(backend.to_numpy(self.ids).astype(np.int32, copy=False), self.lengths)]
+        return self._batches
+
+    def iter_chunks(self, chunk_words: int = 1_000_000):
+        """``(ids, sid)`` slices, chunk by chunk (views on ``xp``)."""
+        for start, stop in chunk_bounds(self.lengths, chunk_words):
+            yield self.ids[start:stop], self.sid[start:stop]
+
+
+def chunk_bounds(lengths: np.ndarray, chunk_words: int) -> list:
+    """``[(start, stop), ...]`` token offsets of the chunks of whole sentences that
+    :meth:`~nsw2v.vocab.EncodedCorpus.iter_chunks` cuts one batch of sentences of ``lengths`` tokens into:
+    each ends with the first sentence that brings it to ``chunk_words`` tokens, the last holds the rest."""
+    if int(chunk_words) != chunk_words or chunk_words < 1:
+        raise ValueError(f"chunk_words={chunk_words!r} must be >= 1")
+    ends = np.cumsum(lengths)
+    bounds, start = [], 0
+    while start < (int(ends[-1]) if ends.size else 0):
+        k = min(int(np.searchsorted(ends, start + chunk_words, side="left")), ends.size - 1)
+        bounds.append((start, int(ends[k])))
+        start = int(ends[k])
+    return bounds

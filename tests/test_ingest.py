@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import nsw2v.ingest as ingest
+from nsw2v import backend
 from nsw2v.corpus import LineSentence
 from nsw2v.ingest import Unsupported, count_and_encode, read_bytes
 from nsw2v.vocab import Vocab
@@ -22,9 +23,17 @@ def assert_same(path, xp, min_count=2, max_sentence_length=10000, chunk_words=(1
     np.testing.assert_array_equal(got_vocab.counts, want_vocab.counts)
     assert (got_vocab.raw_words, got_vocab.sentences_seen) == (want_vocab.raw_words, want_vocab.sentences_seen)
     for size in chunk_words:
-        a = [(i.tolist(), s.tolist()) for i, s in got.iter_chunks(size)]
-        b = [(i.tolist(), s.tolist()) for i, s in want.iter_chunks(size)]
+        a = [sentences(i, s) for i, s in got.iter_chunks(size)]
+        b = [sentences(i, s) for i, s in want.iter_chunks(size)]
         assert a == b, size
+
+
+def sentences(ids, sid):
+    """A chunk's sentences as lists of ids (engines compare sentence numbers only for equality: the device
+    reader's chunks number them over the corpus, the host's from 0 in each chunk)."""
+    ids, sid = backend.to_numpy(ids).tolist(), backend.to_numpy(sid)
+    cuts = (np.flatnonzero(np.diff(sid)) + 1).tolist()
+    return [ids[a:b] for a, b in zip([0] + cuts, cuts + [len(ids)])]
 
 
 # Lines, tabs, \r\n and lone \r, the ASCII separators str.split() splits on (\x0b \x0c \x1c..\x1f),
