@@ -25,7 +25,7 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
@@ -129,8 +129,8 @@ def _non_ascii_space(xp: Any, b: Any) -> bool:
 
 
 def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
-                     max_sentence_length: int = MAX_SENTENCE_LENGTH,
-                     source: str = "corpus") -> Tuple[Vocab, "ResidentCorpus"]:
+                     max_sentence_length: int = MAX_SENTENCE_LENGTH, source: str = "corpus",
+                     phase: Optional[Callable[[str], None]] = None) -> Tuple[Vocab, "ResidentCorpus"]:
     """The vocabulary and the encoded corpus of UTF-8 text ``data`` (host uint8 bytes), the corpus kept on
     ``xp`` (:class:`ResidentCorpus`).
 
@@ -138,16 +138,19 @@ def count_and_encode(xp: Any, data: np.ndarray, min_count: int = 5,
     ``min_count``), and :class:`Unsupported` for text the byte-level reading would
     split differently from ``str.split()``. On CuPy the memory pool's free blocks
     (the temporaries, several times the text's size) go back to the device
-    before it returns, for the training that follows.
+    before it returns, for the training that follows. ``phase(name)``, if given,
+    is called as each phase ends, its temporaries still held: ``"count"`` (tokens
+    found, hashed, counted and checked; the vocabulary) and ``"encode"``
+    (sentences and ids); ``benchmarks/profile_train.py`` times them.
     """
     try:
-        return _count_and_encode(xp, data, min_count, max_sentence_length, source)
+        return _count_and_encode(xp, data, min_count, max_sentence_length, source, phase or (lambda name: None))
     finally:
         backend.free_pool(xp)
 
 
-def _count_and_encode(xp: Any, data: np.ndarray, min_count: int, max_sentence_length: int,
-                      source: str) -> Tuple[Vocab, "ResidentCorpus"]:
+def _count_and_encode(xp: Any, data: np.ndarray, min_count: int, max_sentence_length: int, source: str,
+                      phase: Callable[[str], None]) -> Tuple[Vocab, "ResidentCorpus"]:
     positive_int("min_count", min_count)
     if bool((data >= 0x80).any()):
         try:
@@ -202,6 +205,7 @@ def _count_and_encode(xp: Any, data: np.ndarray, min_count: int, max_sentence_le
     firsts = xp.asarray(first_h[kept])                         # token index of each word's first occurrence
     word_starts, word_ends = backend.to_numpy(starts[firsts]), backend.to_numpy(ends[firsts])
     words = [data[s:e].tobytes().decode("utf-8") for s, e in zip(word_starts.tolist(), word_ends.tolist())]
+    phase("count")
 
     # Sentences: lines, cut into pieces of max_sentence_length tokens.
     line = xp.cumsum(xp.asarray(_NEWLINE)[b], dtype=xp.int64)[starts]   # (T,) line of each token
@@ -219,7 +223,9 @@ def _count_and_encode(xp: Any, data: np.ndarray, min_count: int, max_sentence_le
     per_sentence = xp.bincount(sentence[known], minlength=n_sentences)
     vocab = Vocab(words, counts_h[kept], raw_words=n_tokens, sentences_seen=n_sentences)
     lengths = backend.to_numpy(per_sentence[per_sentence > 0]).astype(np.int64)
-    return vocab, ResidentCorpus(ids[known], sentence[known].astype(xp.int32), lengths)
+    corpus = ResidentCorpus(ids[known], sentence[known].astype(xp.int32), lengths)
+    phase("encode")
+    return vocab, corpus
 
 
 class ResidentCorpus(EncodedCorpus):

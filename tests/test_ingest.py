@@ -143,3 +143,22 @@ def test_powers_by_doubling():
     for n in (1, 2, 3, 17, 64, 1000):
         assert ingest._powers(1_000_003, 2_147_483_647, n).tolist() == \
             [pow(1_000_003, i, 2_147_483_647) for i in range(n)]
+
+
+@pytest.mark.parametrize("chunk_words", [1, 5, 37, 10 ** 6])
+def test_resident_chunks_are_the_host_chunks_as_views(xp, chunk_words):
+    """A ResidentCorpus cuts the chunks EncodedCorpus cuts from the same sentences, as slices of its arrays
+    (nothing copied per epoch), and gives a host copy as batches."""
+    from nsw2v.vocab import EncodedCorpus
+    rng = np.random.default_rng(chunk_words)
+    lengths = rng.integers(1, 20, 60)
+    ids = rng.integers(0, 50, int(lengths.sum())).astype(np.int32)
+    sid = np.repeat(np.arange(60) * 3, lengths).astype(np.int32)      # numbered with gaps, as ingest numbers them
+    resident = ingest.ResidentCorpus(xp.asarray(ids), xp.asarray(sid), lengths)
+    got = list(resident.iter_chunks(chunk_words))
+    assert [sentences(i, s) for i, s in got] == \
+        [sentences(i, s) for i, s in EncodedCorpus([(ids, lengths)]).iter_chunks(chunk_words)]
+    assert all(i.base is resident.ids and s.base is resident.sid for i, s in got)
+    assert resident.batches[0][0].tolist() == ids.tolist() and resident.batches[0][1] is resident.lengths
+    with pytest.raises(ValueError, match="chunk_words=0 must be >= 1"):
+        ingest.chunk_bounds(lengths, 0)

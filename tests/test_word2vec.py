@@ -160,7 +160,7 @@ def test_a_text_too_long_for_device_memory_is_read_token_by_token(tmp_path, monk
 
 @pytest.mark.parametrize("fast", ["0", "1"])
 def test_same_seed_same_vectors_and_other_seed_differs(xp, fast, monkeypatch):
-    monkeypatch.setenv("NSW2V_FAST_GPU", fast)                     # CuPy: array code, or the kernels
+    monkeypatch.setenv("NSW2V_FAST_GPU", fast)                     # CuPy: array code, or the CUDA engine
     kw = dict(vector_size=8, window=2, min_count=1, epochs=2, xp=xp, verbose=False)
     a = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
     b = Word2Vec(SENTENCES, seed=5, **kw).wv.vectors
