@@ -87,7 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                      hs=args.hs, negative=args.negative, ns_exponent=args.ns_exponent, sample=args.sample,
                      alpha=args.alpha, min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
-                     workers=args.workers, verbose=not args.quiet)
+                     workers=args.workers, verbose=not args.quiet, engine=args.engine)
     wv = model.wv
     if args.output:
         wv.save_word2vec_format(args.output, binary=_is_binary(args.output, args.binary))
@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cap on a row's summed updates per step (0: exact sums)")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--xp", choices=("numpy", "cupy"), default=None, help="overrides GPU=...")
+    t.add_argument("--engine", choices=("array", "numba", "cuda"), default=None,
+                   help="what trains: the array code over NumPy/CuPy, the compiled CPU loop, or the CUDA kernels "
+                        "(default: the backend's)")
     t.add_argument("--plot", help="draw the loss curve to this PNG (needs matplotlib)")
     t.add_argument("-q", "--quiet", action="store_true")
     c_tool = t.add_argument_group("the word2vec C tool's spellings (with -size, -window, -sample, -negative, "
