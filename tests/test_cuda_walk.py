@@ -158,8 +158,11 @@ def test_the_kernels_negatives_follow_counts_to_the_power(device):
 extern "C" __global__ void outputs(const u64* table, const int V, const u64 key, const long long centers,
                                    const int negative, int* out) {
     const long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    for (long long q = warp; q < centers; q += ((long long)gridDim.x * blockDim.x) >> 5)
-        walk_outputs(out + q * (negative + 1), walk_mix(key ^ (u64)q), 3, table, V, negative, threadIdx.x & 31);
+    for (long long q = warp; q < centers; q += ((long long)gridDim.x * blockDim.x) >> 5) {
+        const u64 key_q = walk_mix(key ^ (u64)q);
+        const int drawn = walk_first_draw(key_q, table, V, negative, threadIdx.x & 31);
+        walk_outputs(out + q * (negative + 1), drawn, key_q, 3, table, V, negative, threadIdx.x & 31);
+    }
 }
 """
     vocab = Vocab([f"w{i}" for i in range(9)], np.array([500, 300, 120, 80, 40, 20, 9, 3, 1]))

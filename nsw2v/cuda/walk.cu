@@ -154,9 +154,9 @@ __device__ __forceinline__ int walk_contexts(int* ctx, const int* __restrict__ i
         bool valid = false;
         if (i < 2 * reach) {
             const long long p = q + (i < reach ? i - reach : i - reach + 1);
-            if (p >= 0 && p < m && sid[p] == sq) {
-                valid = true;
-                id = ids[p];
+            if (p >= 0 && p < m) {
+                id = ids[p];                                    // read beside its sentence number, not after
+                valid = sid[p] == sq;
             }
         }
         const unsigned mask = __ballot_sync(FULL, valid);
@@ -168,10 +168,18 @@ __device__ __forceinline__ int walk_contexts(int* ctx, const int* __restrict__ i
 }
 
 // out[0] = the center, out[1..negative] its negatives: draws 2, 3, ... of the center (walk.negatives,
-// batched path), one lane a draw. A negative equal to the center is skipped by the callers.
-__device__ __forceinline__ void walk_outputs(int* out, const u64 key_q, const int center, const u64* __restrict__ table,
-                                             const int V, const int negative, const int lane) {
-    for (int j = lane; j < negative; j += 32) out[1 + j] = walk_alias_draw(walk_mix(key_q ^ (u64)(2 + j)), table, V);
+// batched path), one lane a draw. A negative equal to the center is skipped by the callers. `drawn` is
+// the lane's first negative, drawn (its alias table entry read) before the contexts were gathered.
+__device__ __forceinline__ int walk_first_draw(const u64 key_q, const u64* __restrict__ table, const int V,
+                                               const int negative, const int lane) {
+    return lane < negative ? walk_alias_draw(walk_mix(key_q ^ (u64)(2 + lane)), table, V) : 0;
+}
+
+__device__ __forceinline__ void walk_outputs(int* out, const int drawn, const u64 key_q, const int center,
+                                             const u64* __restrict__ table, const int V, const int negative,
+                                             const int lane) {
+    if (lane < negative) out[1 + lane] = drawn;
+    for (int j = lane + 32; j < negative; j += 32) out[1 + j] = walk_alias_draw(walk_mix(key_q ^ (u64)(2 + j)), table, V);
     if (lane == 0) out[0] = center;
     __syncwarp();
 }
@@ -201,14 +209,16 @@ __device__ __forceinline__ void walk_outputs(int* out, const u64 key_q, const in
     double loss = 0.0;                                                                                         \
     long long examples = 0;
 
-// Center q: its key, reach, contexts (none: next center), outputs and learning rate.
+// Center q: its key, reach, contexts (none: next center), outputs and learning rate. The center's id and
+// its first negatives are read while the window is gathered.
 #define WALK_CENTER                                                                                            \
     const u64 key_q = walk_mix(key ^ (u64)q);                                                                  \
     const int reach = window - (int)(((walk_mix(key_q ^ 1ull) >> 32) * (u64)window) >> 32);                   \
+    const int center = ids[q];                                                                                 \
+    const int drawn = walk_first_draw(key_q, table, V, negative, lane);                                       \
     const int C = walk_contexts(ctx, ids, sid, m, q, reach, lane);                                             \
     if (C == 0) continue;                                                                                      \
-    const int center = ids[q];                                                                                 \
-    walk_outputs(out, key_q, center, table, V, negative, lane);                                               \
+    walk_outputs(out, drawn, key_q, center, table, V, negative, lane);                                        \
     const float lr = (float)(lr0 + (lr1 - lr0) * (double)(q - begin) / (double)length);
 
 #define WALK_FINISH                                                                                            \
