@@ -41,6 +41,7 @@
 
 typedef unsigned long long u64;
 
+// The dynamic shared memory of the block (tests/cuda_shim.h, the CPU emulator, gives its own buffer instead).
 #ifndef WALK_SHARED
 extern __shared__ float4 walk_shared_memory[];
 #define WALK_SHARED walk_shared_memory
