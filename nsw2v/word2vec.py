@@ -35,8 +35,6 @@ DEFAULT_BATCH = {"numpy": 256, "cupy": 16384}
 # (390k words) in 24 steps of 16,384 gave crowded vectors (neighbours at cosine 0.97-0.99), in 256 steps of
 # 1,522 as good ones as at 256 (README, "Quality against batch size").
 _MIN_STEPS = 256
-# Longest text (bytes) tokenised that way at once; longer files are read token by token.
-_DEVICE_TEXT_LIMIT = 1 << 30
 
 
 class Word2Vec:
@@ -306,17 +304,17 @@ class Word2Vec:
     def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str, min_count: int,
                           meter: Any = None):
         """With ``NSW2V_FAST_GPU=1`` on CuPy the whole file is tokenised, counted and encoded on the
-        device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
+        device (``nsw2v.ingest``, in pieces gunzipped by a thread while the device scans the one before,
+        the corpus kept there); otherwise, and for text it cannot read exactly as ``LineSentence``
         does, ``Vocab.build_encoded`` reads it token by token, in ``workers`` processes when there
         are several (``nsw2v.parallel_read``)."""
         if _array_reader(self.xp):
-            limit = _DEVICE_TEXT_LIMIT
             free = backend.device_free_bytes(self.xp)
-            if free is not None:                    # a text too long for the device's memory is read token by token
-                limit = min(limit, free // ingest.DEVICE_BYTES_PER_TEXT_BYTE)
+            # read in pieces; a text too long for the device's memory is read token by token
+            limit = None if free is None else free // ingest.DEVICE_BYTES_PER_TEXT_BYTE
             try:
-                return ingest.count_and_encode(self.xp, ingest.read_bytes(corpus_file, limit),
-                                               min_count, self.max_sentence_length, source)
+                return ingest.count_and_encode_file(self.xp, corpus_file, min_count, self.max_sentence_length,
+                                                    source, limit)
             except ingest.Unsupported as why:
                 if self.verbose:
                     sys.stderr.write(f"reading {source} token by token: {why}\n")
