@@ -25,6 +25,7 @@ import re
 import secrets
 import stat
 import time
+import warnings
 import zlib
 from typing import IO, Callable, Iterator, NamedTuple, Optional, Sequence, Union
 
@@ -94,11 +95,11 @@ def read_vectors(path: PathLike, binary: bool = False, limit: Optional[int] = No
             raise ReadError(f"{exc} (the file looks {'text' if binary else 'binary'}: "
                             f"try binary={not binary})") from None
     bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
-    if bad.size:
+    if bad.size:                # loaded as gensim loads them (evaluations then report nan), but not silently
         i = int(bad[0])
         where = f"line {i + 1 + (not no_header)}" if not binary else f"vector {i + 1}"
-        raise ReadError(f"{name} {where}: the vector of word {words[i]!r} holds a value that is not finite "
-                        f"({int(bad.size)} such vectors in all)")
+        warnings.warn(f"{name} {where}: the vector of word {words[i]!r} holds a value that is not finite "
+                      f"({int(bad.size)} such vectors in all)", stacklevel=3)
     return words, vectors
 
 

@@ -42,6 +42,7 @@ _READ = 1 << 24                     # bytes read at a time into an array
 
 _VOCAB = {"vocab_words_utf8": (1, "u"), "vocab_word_offsets": (1, "iu"), "vocab_counts": (1, "iu"),
           "vocab_raw_words": (0, "iu"), "vocab_sentences_seen": (0, "iu")}
+_OPTIONAL = {"vocab_corpus_words": (0, "iu")}      # absent from files written before build_vocab(update=True)
 # state keys that loading needs, and what they hold (settings are checked by Word2Vec itself)
 _HISTORY = ("epochs_trained", "words_trained", "epoch_losses", "loss_history")
 _ENTRY = ("epoch", "words", "alpha", "loss", "examples")
@@ -76,7 +77,7 @@ def read(path: str) -> Tuple[dict, Vocab, np.ndarray, np.ndarray]:
                             "damaged or was not written by Word2Vec.save")
         file_size = os.path.getsize(path)
         arrays = {name: _member(path, archive, members[name], file_size)
-                  for name in ("state", *_VOCAB, "W_in", "W_out")}
+                  for name in ("state", *_VOCAB, *_OPTIONAL, "W_in", "W_out") if name in members}
     state = _state(path, arrays["state"])
     vocab = _vocab(path, arrays)
     shape = (len(vocab), state["vector_size"])
@@ -159,6 +160,9 @@ def _state(path: str, member: np.ndarray) -> Dict[str, Any]:
                                                 for h in history):
         raise ReadError(f"{path}: member state: loss_history must be a list of objects with the numbers "
                         f"{', '.join(_ENTRY)}")
+    start = state.get("loss_start", 0)
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= len(history):
+        raise ReadError(f"{path}: member state: loss_start={start!r} must be an integer in [0, {len(history)}]")
     return state
 
 
@@ -168,7 +172,9 @@ def _number(value: Any) -> bool:
 
 def _vocab(path: str, arrays: Dict[str, np.ndarray]) -> Vocab:
     """The vocabulary of the ``vocab_*`` members, their shapes and offsets checked first."""
-    for name, (ndim, kinds) in _VOCAB.items():
+    for name, (ndim, kinds) in {**_VOCAB, **_OPTIONAL}.items():
+        if name not in arrays:
+            continue
         array = arrays[name]
         if array.ndim != ndim or array.dtype.kind not in kinds:
             raise ReadError(f"{path}: member {name} is {array.dtype} of shape {array.shape}; expected "

@@ -14,7 +14,7 @@ import numpy as np
 from .. import backend
 from ..errors import ParameterError
 from ..negative_sampling import UnigramSampler
-from ..steps import CappedScatter, cbow_step, skipgram_step, sort_rows
+from ..steps import CappedScatter, cbow_step, skipgram_step
 from .plan import LearningRate, Plan, mix, plan_chunk
 
 
@@ -84,12 +84,6 @@ class ArrayEngine:
         plan = plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.model.window,
                           self.model.batch_size)
         plan.negatives = self.sampler.sample(plan.centers)
-        plan.sorted = None
-        W_in, W_out = self.model.W_in, self.model.W_out
-        if backend.kernel_steps(W_in, W_out, plan.ctx.shape[1], plan.negatives.shape[1]):
-            # the scatter kernels' sorts, once a chunk instead of twice a step
-            plan.sorted = sort_rows(xp, plan.centers, plan.ctx, plan.valid, plan.negatives, plan.bounds,
-                                    W_out.shape[0])
         return plan
 
     def step(self, plan: Plan, lo: int, hi: int, lr: float):
@@ -99,11 +93,9 @@ class ArrayEngine:
             return 0.0, 0
         centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
         negatives = plan.negatives[lo:hi]
-        rows = plan.rows(lo, hi)
         if model.sg:
             loss = skipgram_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits,
-                                 self.scatter, rows)
+                                 self.scatter)
             return loss, valid.sum()                    # one example per (context, center) pair
-        loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter,
-                         rows)
+        loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter)
         return loss, hi - lo

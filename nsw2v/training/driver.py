@@ -35,7 +35,9 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
     if processes > 1:
         from .pool import Pool
         pool = Pool(engine, processes)
-    progress = Progress(schedule.total) if model.verbose else None
+    progress = Progress(schedule.total, echo=model.verbose)
+    if not progress.active:                 # neither drawn nor logged: no report needs the loss
+        progress = None
     acc = engines.Accumulator()
     done, lr = 0, schedule.alpha
     start = time.time()
@@ -47,7 +49,7 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
     # with several processes, smaller chunks shorten the end of an epoch, when one works alone
     chunk_words = model.chunk_words // processes or 1
     model._hook("on_train_begin")
-    finished = False
+    completed = False
     try:
         for _ in range(epochs):
             model._hook("on_epoch_begin")
@@ -61,23 +63,41 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
                     done += raw_n
                     flush(model, acc, done, lr)
             else:
-                for loss, examples, words, lr in pool.epoch(chunks, done):
+                # Chunks finish out of order: report the words of the chunks finished so far (never going back,
+                # in the progress line or in loss_history) and the lowest rate yet, not a chunk's own end.
+                sizes: dict = {}
+                finished = done
+                for loss, examples, end, chunk_lr in pool.epoch(_sized(chunks, done, sizes), done):
+                    finished += sizes.pop(end, 0)      # 0: an empty chunk ended here too
+                    lr = min(lr, chunk_lr)
                     acc.add(loss, examples)
-                    flush(model, acc, words, lr)
-                    if progress is not None:
-                        progress.show(words, lr, model.loss_history[-1]["loss"] if examples else float("nan"))
+                    mean = flush(model, acc, finished, lr)
+                    if progress is not None and progress.due():
+                        progress.show(finished, lr, mean)
                 done += pool.words
             model._end_epoch()
-        finished = True
+        completed = True
     finally:
         if pool is not None:
-            pool.close(abort=not finished)      # Ctrl-C, SIGTERM, divergence: the workers end at once
+            pool.close(abort=not completed)     # Ctrl-C, SIGTERM, divergence: the workers end at once
+        if progress is not None:
+            progress.end_line()             # an error's message starts on a line of its own
     check_tables(model, lr)
     model.words_trained += done
     model.train_seconds = time.time() - start
     if progress is not None:
         progress.finish(done, model.train_seconds)
     return done
+
+
+def _sized(chunks: Iterable, done: int, sizes: dict):
+    """``chunks`` as they are, noting each chunk's words in ``sizes`` under its end (``done`` plus the words of
+    the epoch up to and including it), the position the pool reports with its result."""
+    end = done
+    for ids, sid in chunks:
+        end += len(ids)
+        sizes[end] = sizes.get(end, 0) + len(ids)
+        yield ids, sid
 
 
 def flush(model: Any, acc: engines.Accumulator, words: float, lr: float) -> float:

@@ -12,7 +12,7 @@ in the C tool) and never cross a sentence.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -42,11 +42,7 @@ def mix(*numbers: int) -> int:
 class Plan:
     """One chunk's training positions in stream-interleaved order (on ``xp``)."""
 
-    __slots__ = ("centers", "ctx", "valid", "bounds", "negatives", "sorted")
-
-    def rows(self, lo: int, hi: int) -> Optional[tuple]:
-        """The scatter kernels' sorted rows of positions ``lo:hi`` (a step), or ``None`` without kernels."""
-        return None if self.sorted is None else tuple(sort.step(lo, hi) for sort in self.sorted)
+    __slots__ = ("centers", "ctx", "valid", "bounds", "negatives")
 
 
 def plan_chunk(xp: Any, rng: Any, ids: Any, sid: Any, keep_p: Any, window: int, batch_size: int) -> Plan:
