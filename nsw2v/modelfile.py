@@ -129,7 +129,7 @@ def _member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, file_siz
     except ReadError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError, SyntaxError,
-            TypeError, OverflowError, MemoryError, NotImplementedError) as exc:
+            TypeError, OverflowError, NotImplementedError, RuntimeError) as exc:   # RuntimeError: "encrypted"
         raise ReadError(f"{where}: cannot be read ({type(exc).__name__}: {exc})") from None
     if fortran:
         return array.reshape(shape[::-1]).T

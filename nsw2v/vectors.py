@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import zipfile
+import zlib
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -654,7 +655,8 @@ class WordVectors:
                 arrays = _read_native(name, archive)
         except ReadError:
             raise
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:    # a cut file, a bad CRC
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
+                zlib.error) as exc:       # a cut file, a bad CRC, a flag or method bit flipped (found by fuzzing)
             raise ReadError(f"{name}: cannot be read as nsw2v's vectors file ({exc})") from None
         words = decode_words(arrays["words_utf8"], arrays["word_offsets"], name)
         vectors = arrays["vectors"]

@@ -1,7 +1,7 @@
 """Fuzzing the readers (issue 14): random bytes, truncations, insertions and bit flips of valid files.
 
 Every reader of a file the user gives — the vector files (word2vec text and
-binary, GloVe's text, gzip or not, the ``word count`` file), the corpus readers
+binary, GloVe's text, gzip or not, the ``word count`` file, nsw2v's own ``.kv``), the corpus readers
 (``LineSentence``, ``Vocab.build_encoded``, the parallel reader, the array
 reader of ``nsw2v.ingest``) and the model loader — must end each case with a
 result or an :class:`~nsw2v.errors.Nsw2vError`: never another exception, a hang
@@ -116,6 +116,8 @@ def _vectors_seeds(tmp):
     seeds["binary.gz"] = gzip.compress(seeds["binary"], mtime=0)
     wv.save_word2vec_format(tmp / "with-counts", fvocab=tmp / "counts")
     seeds["counts"] = (tmp / "counts").read_bytes()
+    wv.save(tmp / "native.kv")                      # nsw2v's own vectors file (WordVectors.save)
+    seeds["native"] = (tmp / "native.kv").read_bytes()
     return seeds
 
 
@@ -176,6 +178,39 @@ def test_a_valid_vector_file_reads_back(seeds, case_path):
     for name, binary in (("text", False), ("binary", True), ("text.gz", False), ("binary.gz", True)):
         case_path.write_bytes(seeds[name])
         assert WordVectors.load_word2vec_format(case_path, binary=binary).index_to_key == WORDS
+
+
+def _zip_directory_edited(data: bytes, offset: int, value: int) -> bytes:
+    """``data`` (a zip file) with the 2-byte field at ``offset`` of every central directory entry set to ``value``
+    (8: the flags, bit 0 "encrypted"; 10: the compression method)."""
+    out = bytearray(data)
+    at = out.find(b"PK\x01\x02")
+    while at >= 0:
+        out[at + offset:at + offset + 2] = value.to_bytes(2, "little")
+        at = out.find(b"PK\x01\x02", at + 4)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed,load", [("model", lambda p: Word2Vec.load(str(p))), ("native", WordVectors.load)])
+@pytest.mark.parametrize("field,value", [(8, 1), (10, 99)])
+def test_found_by_fuzzing_an_encrypted_or_unknown_member_is_a_read_error(seeds, case_path, seed, load, field, value):
+    """RuntimeError ("encrypted, password required") and NotImplementedError (an unknown compression method)
+    came out of zipfile: the fuzzing found both in the native vectors loader (a bit flipped in the directory)."""
+    npz = case_path.with_suffix(".npz")
+    npz.write_bytes(_zip_directory_edited(seeds[seed], field, value))
+    with pytest.raises(Nsw2vError):
+        load(npz)
+
+
+def test_the_native_vectors_loader_ends_in_a_result_or_its_own_error(seeds, case_path, guarded):
+    @fuzz(100)
+    @given(data=mutated(seeds["native"]))
+    def case(data):
+        case_path.write_bytes(data)
+        wv = clean(lambda: WordVectors.load(case_path))
+        if wv is not None:
+            assert wv.vectors.shape == (len(wv.index_to_key), 3) and np.isfinite(wv.vectors).all()
+    case()
 
 
 # ------------------------------------------------------------------------------------------------ corpora
