@@ -281,7 +281,7 @@ class WordVectors:
                         )
                     out.append(_unit_rows(vec[None, :])[0])
         if not pos and not neg:
-            raise ValueError("cannot compute similarity with no input: give positive and/or negative")
+            raise ParameterError("cannot compute similarity with no input: give positive and/or negative")
         return pos, neg, exclude
 
     def _top(
@@ -377,7 +377,7 @@ class WordVectors:
         topn = check_int("topn", topn, low=0, optional=True)
         pos, neg, exclude = self._query_terms(positive, negative)
         if not pos:
-            raise ValueError("cannot compute similarity with no positive input")
+            raise ParameterError("cannot compute similarity with no positive input")
         normed = self.get_normed_vectors()[: self._limit(restrict_vocab)]
         shifted = lambda terms: (1.0 + normed @ np.stack(terms, axis=1)) / 2.0  # (N, T)
         scores = np.prod(shifted(pos), axis=1, dtype=np.float32)
@@ -435,7 +435,7 @@ class WordVectors:
         An unknown word raises ``KeyError`` (gensim leaves it out), an empty set ``ValueError``.
         """
         if not len(ws1) or not len(ws2):
-            raise ValueError("n_similarity needs at least one word on each side")
+            raise ParameterError("n_similarity needs at least one word on each side")
         means = [self[list(ws)].mean(axis=0, dtype=np.float32) for ws in (ws1, ws2)]
         unit = _unit_rows(np.stack(means))
         return float(np.dot(unit[0], unit[1]))
@@ -472,7 +472,7 @@ class WordVectors:
         elif method == "3cosmul":
             search = self.most_similar_cosmul
         else:
-            raise ValueError(f"method={method!r} must be '3cosadd' or '3cosmul'")
+            raise ParameterError(f"method={method!r} must be '3cosadd' or '3cosmul'")
         return search(positive=[b, c], negative=[a], topn=topn, restrict_vocab=restrict_vocab)
 
     def doesnt_match(self, words: Iterable[str]) -> str:
@@ -483,7 +483,7 @@ class WordVectors:
         """
         words = list(words)
         if not words:
-            raise ValueError("doesnt_match needs at least one word")
+            raise ParameterError("doesnt_match needs at least one word")
         idx = np.array([self.get_index(w) for w in words], dtype=np.int64)
         unit = self.get_normed_vectors()[idx]  # (n, H)
         mean = _unit_rows(unit.mean(axis=0, dtype=np.float32)[None, :])[0]

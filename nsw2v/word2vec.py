@@ -21,10 +21,9 @@ import numpy as np
 
 from . import backend, ingest, modelfile
 from .corpus import LineSentence
-from .errors import ParameterError
+from .errors import ParameterError, ReadError
 from .parallel_read import count_and_encode_file
 from .training import driver, engines
-from .errors import ReadError
 from .training.array_engine import shared_cap
 from .training.plan import LearningRate, mix
 from .training.progress import Counting
@@ -154,7 +153,7 @@ class Word2Vec:
         self._epoch_start = 0
         self._encoded = None                # (file key, EncodedCorpus) of the corpus_file the vocabulary came from
         if sentences is not None and corpus_file is not None:
-            raise ValueError("give sentences or corpus_file, not both")
+            raise ParameterError("give sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
             self.build_vocab(sentences, corpus_file=corpus_file, trim_rule=trim_rule)
             self.train(sentences, corpus_file=corpus_file, callbacks=self.callbacks)
@@ -190,7 +189,7 @@ class Word2Vec:
     # ------------------------------------------------------------------ vocabulary
     def _corpus(self, sentences: Optional[Iterable[List[str]]], corpus_file: Optional[str]):
         if (sentences is None) == (corpus_file is None):
-            raise ValueError("give exactly one of corpus_iterable (sentences) or corpus_file")
+            raise ParameterError("give exactly one of corpus_iterable (sentences) or corpus_file")
         if corpus_file is not None:
             if os.path.isdir(corpus_file):
                 raise IsADirectoryError(f"{corpus_file}: is a directory; give one text file")
@@ -198,7 +197,7 @@ class Word2Vec:
                 raise FileNotFoundError(f"{corpus_file}: no such file")
             return LineSentence(corpus_file, self.max_sentence_length), str(corpus_file)
         if iter(sentences) is sentences:
-            raise TypeError("the corpus (sentences, corpus_iterable) must be re-iterable (a list or a class with "
+            raise ParameterError("the corpus (sentences, corpus_iterable) must be re-iterable (a list or a class with "
                             "__iter__), not a one-shot generator: it is read once per epoch")
         return _Pieces(sentences, self.max_sentence_length), "sentences"
 
@@ -230,6 +229,7 @@ class Word2Vec:
             :data:`~nsw2v.vocab.RULE_DEFAULT` (``min_count`` decides; also any other
             value, ``None`` included), called once per distinct word.
         """
+        self._validate()                    # settings may have been assigned since the constructor checked them
         corpus, source = self._corpus(corpus_iterable, corpus_file)
         if trim_rule is not None and not callable(trim_rule):
             raise ParameterError(f"trim_rule={trim_rule!r} must be a callable trim_rule(word, count, min_count)")
@@ -264,7 +264,7 @@ class Word2Vec:
             self.batch_size = min(DEFAULT_BATCH[xp.__name__], max(_MIN_STEPS, self.vocab.total_words // _MIN_STEPS))
         if self.sampler != "batched" and not (self.sampler is None and backend.is_cupy(xp)) \
                 and self.negative > V - 1:
-            raise ValueError(f"negative={self.negative} must be less than the vocabulary size ({V} words) "
+            raise ParameterError(f"negative={self.negative} must be less than the vocabulary size ({V} words) "
                              "on the exclusion path; lower negative or use sampler='batched'")
         rng = backend.make_rng(xp, self.seed)
         # The C tool's initialisation: input vectors uniform in [-0.5/H, 0.5/H), output vectors zero.
@@ -341,6 +341,7 @@ class Word2Vec:
         """
         if self.vocab is None:
             raise RuntimeError("call build_vocab() before train(), or pass the corpus to Word2Vec(...)")
+        self._validate()                    # as in build_vocab
         corpus, source = self._corpus(corpus_iterable, corpus_file)
         self._running = _checked_callbacks(callbacks or ())
         encoded = None
@@ -546,7 +547,7 @@ def _checked_callbacks(callbacks: Sequence[Any]) -> list:
     callbacks = list(callbacks)
     for i, callback in enumerate(callbacks):
         if not (_has_hook(callback) or callable(callback)):
-            raise TypeError(f"callbacks[{i}]={callback!r} is neither callable nor has any of the methods "
+            raise ParameterError(f"callbacks[{i}]={callback!r} is neither callable nor has any of the methods "
                             + ", ".join(_HOOKS))
     return callbacks
 

@@ -588,3 +588,15 @@ def test_every_error_is_one_base_class():
         assert issubclass(error, Nsw2vError)
     assert issubclass(ParameterError, ValueError) and issubclass(ParameterError, TypeError)
     assert issubclass(OutputError, OSError) and issubclass(ReadError, ValueError)
+
+
+def test_settings_assigned_after_the_constructor_are_checked_by_build_vocab_and_train():
+    model = Word2Vec(**SMALL)
+    model.window = 0
+    with pytest.raises(ParameterError, match="window=0 must be an integer >= 1"):
+        model.build_vocab(SENTENCES)
+    model.window = 2
+    model.build_vocab(SENTENCES)
+    model.alpha = math.nan
+    with pytest.raises(ParameterError, match="alpha=nan must be a finite number"):
+        model.train(SENTENCES)

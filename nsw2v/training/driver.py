@@ -23,7 +23,7 @@ from .progress import Progress
 def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate) -> int:
     """Train ``model`` for ``epochs`` passes of ``epoch_chunks(chunk_words)``; return the words read."""
     # Overflow on the way to a non-finite loss is reported once, as DivergedError, not as NumPy's warnings
-    # (errstate is copied into the forked training processes and the reader thread's context).
+    # (the forked training processes inherit the setting; the reader thread only plans, in integers).
     with _quiet(model.xp):
         return _train(model, epoch_chunks, epochs, schedule)
 
