@@ -26,6 +26,7 @@ import secrets
 import stat
 import time
 import warnings
+import zipfile
 import zlib
 from typing import IO, Callable, Iterator, NamedTuple, Optional, Sequence, Union
 
@@ -561,3 +562,162 @@ def _running(pid: int) -> bool:
     except (ProcessLookupError, OverflowError, ValueError):
         return False
     return True
+
+
+# ------------------------------------------------------------------- nsw2v's own .npz files
+
+#: Most a member of an ``.npz`` file may inflate (its size over its compressed size) past 1 MiB. nsw2v stores
+#: members uncompressed (ratio 1); a float table compressed by ``numpy.savez_compressed`` stays near 1 too. A
+#: ratio this high is a member built to allocate far more memory than the file's size (a 2 MB file asking for 2 GB).
+MAX_RATIO = 64
+_RATIO_FREE = 1 << 20
+_READ = 1 << 24                     # bytes read at a time into an array
+
+
+class NpzArchive:
+    """An ``.npz`` file (the model file, the native vectors file) opened to read members that are checked
+    before anything is allocated: each member's size in the zip directory against the file's size and
+    :data:`MAX_RATIO`, its ``.npy`` header against that size, no Python objects; every failure one
+    :class:`~nsw2v.errors.ReadError` naming the file and the member.
+
+        >>> with NpzArchive("model.npz", not_ours="model.npz: not a model") as archive:   # doctest: +SKIP
+        ...     W_in = archive.read("W_in") if "W_in" in archive.names else None
+    """
+
+    def __init__(self, path: PathLike, not_ours: str):
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"{self.path}: no such file")
+        try:
+            self.archive = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:   # a pickle, a cut file
+            if isinstance(exc, (PermissionError, IsADirectoryError)):
+                raise
+            raise ReadError(not_ours) from None
+        self.members = {info.filename[:-4]: info for info in self.archive.infolist()
+                        if info.filename.endswith(".npy")}
+        self.names = set(self.members)
+        self.file_size = os.path.getsize(self.path)
+
+    def read(self, name: str) -> np.ndarray:
+        """Member ``name`` (``ReadError`` when it is missing or does not check)."""
+        if name not in self.members:
+            raise ReadError(f"{self.path}: the member {name!r} is missing")
+        return _member(self.path, self.archive, self.members[name], self.file_size)
+
+    def __enter__(self) -> "NpzArchive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.archive.close()
+
+
+def _member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, file_size: int) -> np.ndarray:
+    """One ``.npy`` member, read only once its sizes agree: the zip directory's, the file's, its header's."""
+    name = info.filename[:-4]
+    where = f"{path}: member {name}"
+    if info.compress_size > file_size or (info.file_size > _RATIO_FREE
+                                          and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+        raise ReadError(f"{where} would inflate to {info.file_size} bytes from {info.compress_size} in a file of "
+                        f"{file_size}: refused (nsw2v stores members uncompressed; see nsw2v.formats.MAX_RATIO)")
+    try:
+        with archive.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+            header = fh.tell()
+            if dtype.hasobject:
+                raise ReadError(f"{where} holds Python objects (a pickle): refused")
+            count = int(np.prod(shape, dtype=object))
+            if header + count * dtype.itemsize != info.file_size:
+                raise ReadError(f"{where}: its header announces {dtype} of shape {shape} ({count * dtype.itemsize} "
+                                f"bytes), the zip directory {info.file_size - header}: the file is damaged")
+            array = np.empty(count, dtype=dtype)
+            view, done = memoryview(array).cast("B"), 0
+            while done < view.nbytes:
+                piece = fh.read(min(_READ, view.nbytes - done))
+                if not piece:
+                    raise EOFError("the member ends early")
+                view[done:done + len(piece)] = piece
+                done += len(piece)
+            fh.read(1)                  # to the end: zipfile checks the CRC there
+    except ReadError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError, SyntaxError,
+            TypeError, OverflowError, NotImplementedError, RuntimeError) as exc:   # RuntimeError: "encrypted"
+        raise ReadError(f"{where}: cannot be read ({type(exc).__name__}: {exc})") from None
+    if fortran:
+        return array.reshape(shape[::-1]).T
+    return array.reshape(shape)
+
+
+#: nsw2v's own vectors file (``WordVectors.save``): its format tag and the arrays it holds, with their dtypes.
+NATIVE_FORMAT = "nsw2v-vectors 1"
+_NATIVE_ARRAYS = {"words_utf8": (np.uint8, 1), "word_offsets": (np.int64, 1), "vectors": (np.float32, 2),
+                  "counts": (np.int64, 1)}
+
+
+def write_native(path: PathLike, words: Sequence[str], vectors: np.ndarray, counts: Optional[np.ndarray]) -> None:
+    """Write nsw2v's own vectors file atomically (see :meth:`~nsw2v.vectors.WordVectors.save`)."""
+    from .vocab import encode_words
+    utf8, offsets = encode_words(words)
+    arrays = {"format": np.array(NATIVE_FORMAT), "words_utf8": utf8, "word_offsets": offsets, "vectors": vectors}
+    if counts is not None:
+        arrays["counts"] = counts
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))
+
+
+def read_native(path: PathLike) -> tuple:
+    """``(words, vectors, counts or None)`` of nsw2v's own vectors file, every member checked
+    (see :meth:`~nsw2v.vectors.WordVectors.load`)."""
+    from .vocab import decode_words
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise FileNotFoundError(f"{name}: no such file")
+    with open(name, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":
+        raise ReadError(_not_native(name, magic))
+    with NpzArchive(name, _not_native(name, magic)) as archive:
+        if {"state", "W_in"} <= archive.names:
+            raise ReadError(f"{name}: an nsw2v model file, not vectors: Word2Vec.load(path).wv gives its vectors")
+        if "format" not in archive.names:
+            raise ReadError(f"{name}: not nsw2v's vectors file (no 'format' member); vectors from gensim or the C "
+                            "tool load with KeyedVectors.load_word2vec_format")
+        fmt = archive.read("format")
+        if fmt.shape != () or fmt.dtype.kind != "U" or str(fmt) != NATIVE_FORMAT:
+            raise ReadError(f"{name}: format {fmt!r} is not {NATIVE_FORMAT!r}")
+        arrays = {key: archive.read(key) for key in _NATIVE_ARRAYS if key != "counts" or key in archive.names}
+    for key, array in arrays.items():
+        dtype, ndim = _NATIVE_ARRAYS[key]
+        if array.dtype != np.dtype(dtype) or array.ndim != ndim:
+            raise ReadError(f"{name}: member {key!r} is {array.dtype} of shape {array.shape}, expected "
+                            f"{np.dtype(dtype)} in {ndim} dimension(s)")
+    vectors, counts = arrays["vectors"], arrays.get("counts")
+    rows = vectors.shape[0]
+    if arrays["word_offsets"].shape != (rows + 1,) or (counts is not None and counts.shape != (rows,)):
+        raise ReadError(f"{name}: sizes disagree: {rows} vectors, {arrays['word_offsets'].shape[0]} word offsets "
+                        f"(expected {rows + 1})" + ("" if counts is None else f", {counts.shape[0]} counts"))
+    words = decode_words(arrays["words_utf8"], arrays["word_offsets"], name)
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        raise ReadError(f"{name}: the vector of {words[bad[0]]!r} (row {bad[0]}) holds a value that is not "
+                        f"finite ({bad.size} such rows)")
+    if counts is not None and counts.size and counts.min() < 0:
+        raise ReadError(f"{name}: a count is negative ({int(counts.min())})")
+    return words, vectors, counts
+
+
+def _not_native(name: str, magic: bytes) -> str:
+    """Why a file is not nsw2v's vectors file, and what reads it."""
+    if magic[:1] == b"\x80":        # a pickle (protocol 2 or later): gensim's KeyedVectors.save/Word2Vec.save
+        return (f"{name}: a Python pickle (gensim's KeyedVectors.save or Word2Vec.save writes these); nsw2v "
+                "does not unpickle files (loading a pickle runs code from it). In gensim, write the vectors with "
+                "model.wv.save_word2vec_format(path, binary=True); read them here with "
+                "KeyedVectors.load_word2vec_format(path, binary=True)")
+    return (f"{name}: not nsw2v's vectors file (the .npz that WordVectors.save writes); files in the word2vec "
+            "text or binary format load with KeyedVectors.load_word2vec_format(path, binary=...)")

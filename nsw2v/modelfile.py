@@ -21,24 +21,15 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import zipfile
-import zlib
 from typing import Any, Dict, Tuple
 
 import numpy as np
 
 from .errors import ReadError
-from .formats import atomic_write
+from .formats import NpzArchive, atomic_write
 from .vocab import Vocab
 
 __all__ = ["read", "write"]
-
-#: Most a member may inflate (its size over its compressed size) past 1 MiB. ``Word2Vec.save`` stores members
-#: uncompressed (ratio 1); a float table compressed by ``numpy.savez_compressed`` stays near 1 too. A ratio this
-#: high is a member built to allocate far more memory than the file's size (a 2 MB file asking for 2 GB).
-MAX_RATIO = 64
-_RATIO_FREE = 1 << 20
-_READ = 1 << 24                     # bytes read at a time into an array
 
 _VOCAB = {"vocab_words_utf8": (1, "u"), "vocab_word_offsets": (1, "iu"), "vocab_counts": (1, "iu"),
           "vocab_raw_words": (0, "iu"), "vocab_sentences_seen": (0, "iu")}
@@ -57,27 +48,17 @@ def write(path: str, state: dict, vocab_arrays: dict, W_in: np.ndarray, W_out: n
 def read(path: str) -> Tuple[dict, Vocab, np.ndarray, np.ndarray]:
     """``(state, vocabulary, W_in, W_out)`` of a model file, each checked (see the module's docstring)."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    not_ours = ReadError(f"{path}: not an nsw2v model (the .npz that Word2Vec.save writes); vectors from "
-                         "gensim or the C tool load with WordVectors.load_word2vec_format")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:   # a pickle (gensim's), a cut file
-        if isinstance(exc, (PermissionError, IsADirectoryError)):
-            raise
-        raise not_ours from None
-    with archive:
-        members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
-        if "state" not in members:
-            raise not_ours
-        missing = [name for name in ("W_in", "W_out", *_VOCAB) if name not in members]
+    not_ours = (f"{path}: not an nsw2v model (the .npz that Word2Vec.save writes); vectors from "
+                "gensim or the C tool load with WordVectors.load_word2vec_format")
+    with NpzArchive(path, not_ours) as archive:
+        if "state" not in archive.names:
+            raise ReadError(not_ours)
+        missing = [name for name in ("W_in", "W_out", *_VOCAB) if name not in archive.names]
         if missing:
             raise ReadError(f"{path}: an nsw2v model without the member(s) {', '.join(missing)}: the file is "
                             "damaged or was not written by Word2Vec.save")
-        file_size = os.path.getsize(path)
-        arrays = {name: _member(path, archive, members[name], file_size)
-                  for name in ("state", *_VOCAB, *_OPTIONAL, "W_in", "W_out") if name in members}
+        arrays = {name: archive.read(name) for name in ("state", *_VOCAB, *_OPTIONAL, "W_in", "W_out")
+                  if name in archive.names}
     state = _state(path, arrays["state"])
     vocab = _vocab(path, arrays)
     shape = (len(vocab), state["vector_size"])
@@ -91,49 +72,6 @@ def read(path: str) -> Tuple[dict, Vocab, np.ndarray, np.ndarray]:
             raise ReadError(f"{path}: member {name} holds values that are not finite (first in row {row}, "
                             f"word {vocab.index_to_key[row]!r})")
     return state, vocab, arrays["W_in"].astype(np.float32, copy=False), arrays["W_out"].astype(np.float32, copy=False)
-
-
-def _member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, file_size: int) -> np.ndarray:
-    """One ``.npy`` member, read only once its sizes agree: the zip directory's, the file's, its header's."""
-    name = info.filename[:-4]
-    where = f"{path}: member {name}"
-    if info.compress_size > file_size or (info.file_size > _RATIO_FREE
-                                          and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
-        raise ReadError(f"{where} would inflate to {info.file_size} bytes from {info.compress_size} in a file of "
-                        f"{file_size}: refused (model files are stored uncompressed; see nsw2v.modelfile.MAX_RATIO)")
-    try:
-        with archive.open(info) as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                raise ValueError(f"unsupported .npy version {version}")
-            header = fh.tell()
-            if dtype.hasobject:
-                raise ReadError(f"{where} holds Python objects (a pickle): refused")
-            count = int(np.prod(shape, dtype=object))
-            if header + count * dtype.itemsize != info.file_size:
-                raise ReadError(f"{where}: its header announces {dtype} of shape {shape} ({count * dtype.itemsize} "
-                                f"bytes), the zip directory {info.file_size - header}: the file is damaged")
-            array = np.empty(count, dtype=dtype)
-            view, done = memoryview(array).cast("B"), 0
-            while done < view.nbytes:
-                piece = fh.read(min(_READ, view.nbytes - done))
-                if not piece:
-                    raise EOFError("the member ends early")
-                view[done:done + len(piece)] = piece
-                done += len(piece)
-            fh.read(1)                  # to the end: zipfile checks the CRC there
-    except ReadError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError, SyntaxError,
-            TypeError, OverflowError, NotImplementedError, RuntimeError) as exc:   # RuntimeError: "encrypted"
-        raise ReadError(f"{where}: cannot be read ({type(exc).__name__}: {exc})") from None
-    if fortran:
-        return array.reshape(shape[::-1]).T
-    return array.reshape(shape)
 
 
 def _state(path: str, member: np.ndarray) -> Dict[str, Any]:

@@ -13,7 +13,6 @@ allocation of gigabytes fails with MemoryError, which is not an Nsw2vError).
 every machine (CI included); the counts are chosen to keep the module near 10 s
 on 2 cores (``NSW2V_FUZZ_SCALE=100`` multiplies them, for a deep run).
 """
-import contextlib
 import gzip
 import os
 import resource
