@@ -293,17 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--min-alpha", type=float, metavar="X", default=0.0001, help="final learning rate (falls linearly)")
     t.add_argument("--epochs", "--iter", "-iter", dest="epochs", type=int, metavar="N", default=5, help="passes over the corpus")
     t.add_argument("--batch-size", type=int, metavar="N", default=None,
-                   help="centers per step (default: 256 on NumPy; on CuPy 16384, or a 256th of the corpus's "
-                        "words if less, at least 256)")
+                   help="centers per step of the array engine (default: 256 on NumPy; on CuPy 16384, or a 256th of the "
+                        "corpus's words if less, at least 256)")
     t.add_argument("--sampler", choices=("exclusion", "batched"), default=None,
                    help="negatives: distinct and never the target (exclusion), or one draw with replacement "
                         "(batched) (default: exclusion on NumPy, batched on CuPy)")
     t.add_argument("--workers", "--threads", "-threads", dest="workers", type=int, metavar="N", default=None,
                    help="training threads (the compiled engine; the array engine: processes) and processes "
-                        "reading the corpus; default: the usable cores with the compiled engine, else 1. More "
-                        "than 1 is faster and not bit-reproducible: --workers 1 gives the same vectors for a seed")
+                        "reading the corpus; more than 1 is faster and not bit-reproducible: --workers 1 gives the "
+                        "same vectors for a seed (default: the usable cores with the compiled engine, else 1)")
     t.add_argument("--max-row-updates", type=_int_from(0), metavar="N", default=64,
-                   help="cap on a row's summed updates per step (0: exact sums)")
+                   help="the array engine's cap on a row's summed updates per step (0: exact sums)")
     t.add_argument("--seed", type=int, metavar="N", default=1, help="the same seed gives the same vectors (with --workers 1)")
     t.add_argument("--xp", choices=("numpy", "cupy"), default=None,
                    help="array module (default: GPU=1 in the environment picks cupy, else numpy)")

@@ -185,10 +185,10 @@ def test_help_gives_every_option_a_text_and_its_default_and_version_answers(caps
     for block in text.split("\n  -")[1:]:
         blocks[block.split()[0].rstrip(",").lstrip("-")] = " ".join(block.split())
     defaults = {"size": "100", "window": "5", "negative": "5", "sample": "0.001", "epochs": "5", "seed": "1",
-                "min-count": "5", "min-alpha": "0.0001", "workers": "1", "ns-exponent": "0.75",
-                "max-row-updates": "64"}
+                "min-count": "5", "min-alpha": "0.0001", "ns-exponent": "0.75", "max-row-updates": "64"}
     for option, value in defaults.items():
         assert f"(default: {value})" in blocks[option], blocks[option]
+    assert "(default: the usable cores with the compiled engine, else 1)" in blocks["workers"]
     assert "default: 0.05 for CBOW, 0.025 for skip-gram" in blocks["alpha"]
     assert "default: 256 on NumPy; on CuPy 16384" in blocks["batch-size"]
     assert len(blocks) >= 30 and all(len(h.split()) > 2 for h in blocks.values()), blocks   # none without a text

@@ -22,7 +22,7 @@ from nsw2v.training.plan import LearningRate  # noqa: E402
 from nsw2v.vocab import Vocab  # noqa: E402
 from conftest import data_file  # noqa: E402
 
-RTOL, ATOL = 1e-5, 1e-7          # float32 sums taken in another order than the reference's BLAS calls
+RTOL, ATOL = 1e-5, 1e-6          # float32 sums taken in another order than the reference's BLAS calls
 
 
 def small_corpus(seed=0, sentences=60):
@@ -275,7 +275,7 @@ def test_progress_is_reported_while_a_chunk_trains():
                                 0.05, 0.01, report=lambda words, lr: seen.append((words, lr)))
     assert seen, "no report while training"
     words = [w for w, _ in seen]
-    assert words == sorted(words) and 0 <= words[0] and words[-1] <= 4 * len(ids)
+    assert all(a < b for a, b in zip(words, words[1:])) and 0 < words[0] and words[-1] < 4 * len(ids)
     assert all(0.01 <= lr <= 0.05 for _, lr in seen)
 
 

@@ -45,7 +45,7 @@ def messages(caplog, name):
 def test_two_workers_report_words_in_order(corpus, every_call_due, info_records):
     """Chunks finish out of order; the reports and loss_history must not go back (they did, and ended short)."""
     model = Word2Vec(corpus_file=corpus, vector_size=10, min_count=2, epochs=2, workers=2, chunk_words=6000,
-                     xp="numpy", verbose=False)
+                     xp="numpy", verbose=False, engine="array")         # the array engine's forked processes
     words = [h["words"] for h in model.loss_history]
     alphas = [h["alpha"] for h in model.loss_history]
     assert len(words) > 30

@@ -621,17 +621,24 @@ class NumbaEngine:
             acc.add(loss - added[0], examples - added[1])
             added[0], added[1] = loss, examples
 
-        _run(jobs, self.stop, lambda: _progress(stats, m, words_before, raw_words, lr0, lr1, collect, report))
+        shown = [0.0]
+        _run(jobs, self.stop, lambda: _progress(stats, m, words_before, raw_words, lr0, lr1, collect, report,
+                                                shown))
         collect()
         return lr1
 
 
 def _progress(stats: np.ndarray, m: int, words_before: float, raw_words: int, lr0: float, lr1: float,
-              collect: Callable, report: Optional[Callable]) -> None:
-    """Hand the loss so far to the accumulator and the position to ``report``."""
+              collect: Callable, report: Optional[Callable], shown: list) -> None:
+    """Hand the loss so far to the accumulator and the position to ``report``, when the threads have moved
+    on since the last report (``shown[0]``: its share of the chunk) and not yet to the chunk's end, which
+    the driver reports: the words reported then only ever grow."""
     if report is None:
         return
-    done = min(float(stats[:, 2].sum()) / m, 1.0)
+    done = float(stats[:, 2].sum()) / m
+    if not shown[0] < done < 1.0:
+        return
+    shown[0] = done
     collect()
     report(words_before + raw_words * done, lr0 + (lr1 - lr0) * done)
 
