@@ -5,6 +5,7 @@
                      sequential reference they are tested against
     engines.py       which engine trains (chosen once per ``train()``) and how to build it
     array_engine.py  the array code over ``xp`` (NumPy or CuPy): batched steps, scatter-add and its cap
+    numba_engine.py  the compiled CPU loop (the only numba import): walk.py's rules on ``workers`` threads
     pool.py          forked processes training one table without locks (the array engine on NumPy)
     driver.py        the epoch loop: chunks in, loss and progress out, divergence stopped
     progress.py      the progress line (stderr and ``logging``)
