@@ -14,7 +14,7 @@
 #                test suite runs after it.
 #   profile_cbow enwiki, CBOW, 1 epoch: decompress / count / encode / train, the training alone with the
 #                chunks on the device, CuPy's peak memory, analogy and WordSim-353, for the default
-#                streams (4,096), 1,024 and 16,384 ($OUT/profile_cbow.json)
+#                streams (1,024), 4,096 and 16,384 ($OUT/profile_cbow.json)
 #   profile_sg   the same for skip-gram, default streams ($OUT/profile_sg.json)
 #   e2e_cbow1    end to end as the peers' comparison times it, CBOW 1 epoch ($OUT/e2e_cbow1.json)
 #   e2e_cbow5    the same over 5 epochs ($OUT/e2e_cbow5.json)
@@ -77,7 +77,7 @@ else
     smoke=0                                  # no GPU: the plumbing only (the CPU engines)
 fi
 if [ "$smoke" -eq 0 ]; then
-    part profile_cbow 90 $PROFILE --streams default,1024,16384 --json "$OUT/profile_cbow.json"
+    part profile_cbow 90 $PROFILE --streams default,4096,16384 --json "$OUT/profile_cbow.json"
     part profile_sg 50 $PROFILE --sg 1 --json "$OUT/profile_sg.json"
     part e2e_cbow1 40 $PEERS --json "$OUT/e2e_cbow1.json"
     part e2e_cbow5 50 $PEERS --epochs 5 --json "$OUT/e2e_cbow5.json"

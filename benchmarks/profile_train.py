@@ -2,7 +2,7 @@
 
     python benchmarks/profile_train.py --corpus enwiki                        # NumPy (the CPU's engine)
     NSW2V_FAST_GPU=1 python benchmarks/profile_train.py --corpus enwiki --xp cupy [--sg 1]
-    NSW2V_FAST_GPU=1 python benchmarks/profile_train.py --xp cupy --streams 4096,1024,16384 --evaluate --json p.json
+    NSW2V_FAST_GPU=1 python benchmarks/profile_train.py --xp cupy --streams 1024,4096,16384 --evaluate --json p.json
 
 For each ``--streams`` value (the CUDA engine's streams in flight; ``default`` for the engine's own) a
 fresh model, same seed and settings as the peers' comparison (CBOW unless ``--sg 1``), is built and

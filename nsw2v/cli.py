@@ -89,7 +89,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                      hs=args.hs, negative=args.negative, ns_exponent=args.ns_exponent, sample=args.sample,
                      alpha=args.alpha, min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
-                     workers=args.workers, verbose=not args.quiet, engine=args.engine)
+                     workers=args.workers, verbose=not args.quiet, engine=args.engine, streams=args.streams)
     model.build_vocab(corpus_file=corpus)
     if not outputs and args.corpus is not None:     # (the demo run prints neighbours)
         print("nsw2v: warning: no -o, --save-model, --save-vocab or --plot: the trained vectors will not be "
@@ -310,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("array", "numba", "cuda"), default=None,
                    help="what trains: the array code over NumPy/CuPy, the compiled CPU loop, or the CUDA kernels "
                         "(default: the backend's)")
+    t.add_argument("--streams", type=_int_from(1), default=None,
+                   help="--engine cuda: streams (warps) walking a chunk at once (default: 1,024, or a 256th of the "
+                        "corpus's words if less)")
     t.add_argument("--plot", metavar="PNG", help="draw the loss curve to this PNG (needs matplotlib)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     c_tool = t.add_argument_group("the word2vec C tool's spellings (with -size, -window, -sample, -negative, "

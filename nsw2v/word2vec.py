@@ -85,9 +85,15 @@ class Word2Vec:
     engine : {"array", "numba", "cuda", None}
         What trains: ``"array"``, the array code over ``xp`` (NumPy or CuPy; the
         reference); ``"numba"``, the compiled CPU loop on ``workers`` threads
-        (needs numba; :mod:`nsw2v.training.numba_engine`); ``None`` is the
-        backend's default (:mod:`nsw2v.training.engines`: ``"numba"`` on NumPy
-        when numba is installed).
+        (needs numba; :mod:`nsw2v.training.numba_engine`); ``"cuda"``, the CUDA
+        kernels walking the corpus on CuPy (:mod:`nsw2v.training.cuda_engine`);
+        ``None`` is the backend's default (:mod:`nsw2v.training.engines`:
+        ``"numba"`` on NumPy when numba is installed; ``"cuda"`` on CuPy with
+        ``NSW2V_FAST_GPU=1``).
+    streams : int, optional
+        ``engine="cuda"``: the streams (warps) walking a chunk at once, the
+        quality knob of in-place training on a GPU; ``None``: 1,024, or a 256th
+        of the corpus's words if that is less.
     seed : int
         The same seed on the same backend gives the same vectors, with one
         training thread or process (``workers=1``).
@@ -121,7 +127,7 @@ class Word2Vec:
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
                  max_row_updates: Optional[int] = 64, workers: Optional[int] = None, verbose: bool = True,
                  callbacks: Sequence[Any] = (), engine: Optional[str] = None, compute_loss: bool = False,
-                 trim_rule: Optional[Callable] = None):
+                 trim_rule: Optional[Callable] = None, streams: Optional[int] = None):
         self.xp = backend.resolve_xp(xp)
         self.vector_size = vector_size
         self.window = window
@@ -141,6 +147,7 @@ class Word2Vec:
         self.batch_size = DEFAULT_BATCH[self.xp.__name__] if batch_size is None else batch_size
         self.sampler = sampler
         self.engine = engine
+        self.streams = streams
         self.seed = seed
         self.max_sentence_length = max_sentence_length
         self.chunk_words = chunk_words
@@ -176,7 +183,7 @@ class Word2Vec:
         for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size", "workers",
                      "max_sentence_length", "chunk_words"):
             positive_int(name, getattr(self, name))
-        for name in ("max_row_updates", "max_vocab_size", "max_final_vocab"):
+        for name in ("max_row_updates", "max_vocab_size", "max_final_vocab", "streams"):
             positive_int(name, getattr(self, name), optional=True)
         check_number("ns_exponent", self.ns_exponent, low=0)
         check_number("sample", self.sample, low=0)
@@ -472,7 +479,7 @@ class Word2Vec:
 
     _SETTINGS = ("vector_size", "window", "min_count", "max_vocab_size", "max_final_vocab", "sg", "negative",
                  "ns_exponent", "sample", "alpha", "min_alpha", "epochs", "batch_size", "sampler", "seed",
-                 "max_sentence_length", "chunk_words", "max_row_updates", "workers", "compute_loss",
+                 "max_sentence_length", "chunk_words", "max_row_updates", "workers", "streams", "compute_loss",
                  "epochs_trained", "words_trained")
 
     def save(self, path: str) -> None:

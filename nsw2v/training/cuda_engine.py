@@ -38,9 +38,10 @@ from ..errors import ParameterError
 from . import walk
 from .plan import LearningRate
 
-#: Streams (warps) in flight by default: about half of what an H100's 132 SMs hold at once (32 warps each;
-#: benchmarks/README.md, "How many streams").
-DEFAULT_STREAMS = 4096
+#: Streams (warps) in flight by default: the most that held quality without a cap in the CPU's lockstep
+#: simulation (4,096 diverged there; the kernel's atomic adds have no cap), over five times what the latency
+#: estimate asks for 50M words/s (benchmarks/README.md, "How many streams"). Not yet measured on a GPU.
+DEFAULT_STREAMS = 1024
 #: The default streams are at most the corpus's words over this (a stream then walks at least this many
 #: words an epoch), as the array engine's default batch.
 MIN_STREAM_WORDS = 256
