@@ -76,6 +76,7 @@ def _c_tool_options(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .formats import save_counts
+    from .util import release_freed_memory
     from .word2vec import Word2Vec
     _c_tool_options(args)
     corpus = args.corpus or default_corpus()
@@ -95,6 +96,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("nsw2v: warning: no -o, --save-model, --save-vocab or --plot: the trained vectors will not be "
               "kept", file=sys.stderr)
     model.train(corpus_file=corpus)
+    model._encoded = None                   # trained once: the kept corpus goes before the vectors are copied out
+    release_freed_memory()
     wv = model.wv
     if args.output:
         wv.save_word2vec_format(args.output, binary=_is_binary(args.output, args.binary))

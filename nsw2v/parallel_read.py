@@ -83,7 +83,11 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
                                source)
     if not keep:
         return vocab, None
-    ids = _final_ids(index, vocab)[np.concatenate(kept)] if kept else np.zeros(0, dtype=np.int32)
+    remap = _final_ids(index, vocab)
+    for block in kept:
+        np.take(remap, block, out=block)        # provisional ids to final ones, in place
+    ids = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int32)
+    del kept[:]
     return vocab, EncodedCorpus(list(_batches(ids, lengths)))
 
 
@@ -149,13 +153,17 @@ def _pieces(line_lengths: np.ndarray, limit: int) -> np.ndarray:
 
 def _batches(ids: np.ndarray, lengths: np.ndarray) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
     """``(ids, sentence lengths)`` in batches of whole sentences of about ``_BATCH_TOKENS`` tokens, out-of-vocabulary
-    tokens and the sentences they empty dropped."""
+    tokens and the sentences they empty dropped: views of ``ids``, compacted in place (no second copy of the
+    corpus)."""
     ends = np.cumsum(lengths)
-    start = first = 0
+    start = first = write = 0
     while first < lengths.size:
         last = max(first + 1, int(np.searchsorted(ends, start + _BATCH_TOKENS, side="right")))
         stop = int(ends[last - 1])
         kept_ids, kept_lengths = _keep_known(ids[start:stop], lengths[first:last])
         if kept_lengths.size:
-            yield kept_ids, kept_lengths
+            n = kept_ids.size
+            ids[write:write + n] = kept_ids     # write <= start: only what was read already is overwritten
+            yield ids[write:write + n], kept_lengths
+            write += n
         start, first = stop, last

@@ -80,6 +80,18 @@ def _range_words(low: Any, high: Any, low_open: bool = False) -> str:
     return ""
 
 
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing): counting a
+    corpus frees what it held on the way (provisional ids, the words' table, text blocks), about 70 MB for
+    100 MB of text, which glibc would otherwise keep under the training's own peak."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
 def quiet_worker(parent: int) -> None:
     """Set up a forked worker process (the training pool's, the parallel reader's) for signals: Ctrl-C is
     ignored there (the parent gets it too, and ends its workers: no traceback from each of them), SIGTERM

@@ -307,7 +307,13 @@ class Vocab:
         counts = _provisional_counts(index, blocks)
         vocab = cls._from_counts(zip(index, counts.tolist()), min_count, raw_words, sentences_seen, source)
         remap = _final_ids(index, vocab)
-        return vocab, EncodedCorpus([_keep_known(remap[ids], lens) for ids, lens in zip(blocks, block_lengths)])
+        encoded = []
+        blocks.reverse()                             # popped in order: each block freed once it is encoded
+        for lens in block_lengths:
+            ids = blocks.pop()
+            np.take(remap, ids, out=ids)             # provisional ids to final ones, in place
+            encoded.append(_keep_known(ids, lens))
+        return vocab, EncodedCorpus(encoded)
 
     @classmethod
     def _from_counts(cls, items: Iterable[Tuple[str, int]], min_count: int, raw_words: int,

@@ -27,7 +27,7 @@ from .training import driver, engines
 from .training.array_engine import shared_cap
 from .training.plan import LearningRate, mix
 from .training.progress import Counting
-from .util import check_int, check_number, positive_int
+from .util import check_int, check_number, positive_int, release_freed_memory
 from .vectors import WordVectors
 from .vocab import Vocab
 
@@ -268,6 +268,7 @@ class Word2Vec:
         if self.max_final_vocab is not None:
             self.vocab, encoded = self.vocab.trimmed(self.max_final_vocab, encoded)
         self._encoded = None if encoded is None else (_file_key(corpus_file), encoded)
+        release_freed_memory()
         if corpus_file is not None:     # LineSentence reads bytes that are not UTF-8 as U+FFFD
             broken = [word for word in self.vocab.index_to_key if "\ufffd" in word]
             if broken:
