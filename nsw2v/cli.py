@@ -88,6 +88,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                      alpha=args.alpha, min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
                      workers=args.workers, verbose=not args.quiet, engine=args.engine)
+    if model.rank != 0:                     # several processes (mpiexec, srun): rank 0 writes and prints
+        return 0
     wv = model.wv
     if args.output:
         wv.save_word2vec_format(args.output, binary=_is_binary(args.output, args.binary))
@@ -287,6 +289,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def _run(args: argparse.Namespace) -> int:
     from .backend import BackendUnavailableError
+    from .errors import DistributedError
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -297,6 +300,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"nsw2v: error: {message}", file=sys.stderr)
         return 1
     except (ValueError, OSError, RuntimeError, TypeError, BackendUnavailableError) as exc:
+        if isinstance(exc, DistributedError) and exc.rank != 0:
+            return 1                        # every rank raised it: rank 0 prints it
         print(f"nsw2v: error: {exc}", file=sys.stderr)
         return 1
 

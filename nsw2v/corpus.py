@@ -18,7 +18,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from typing import Iterator, List, Union
+from typing import Iterator, List, Optional, Union
 
 __all__ = ["BLOCK_CHARS", "MAX_SENTENCE_LENGTH", "LineSentence", "open_text", "text_blocks"]
 
@@ -131,10 +131,14 @@ class LineSentence:
     def __repr__(self) -> str:
         return f"LineSentence({os.fspath(self.path)!r}, max_sentence_length={self.max_sentence_length})"
 
+    def _stream(self) -> io.TextIOBase:
+        """The text read: the whole file (``nsw2v.training.shards`` reads a rank's share of it)."""
+        return open_text(self.path)
+
     def __iter__(self) -> Iterator[List[str]]:
         limit = self.max_sentence_length
         pending: List[str] = []          # tokens of the current line not yet yielded (fewer than `limit`)
-        for text in text_blocks(self.path, self.block_chars):
+        for text in text_blocks(self.path, self.block_chars, stream=self._stream()):
             lines = text.split("\n")
             # Every element but the last ends at a newline: a complete line.
             for line in lines[:-1]:
@@ -158,15 +162,16 @@ class LineSentence:
             yield pending[start:start + limit]
 
 
-def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS) -> Iterator[str]:
-    """The file's text (see :func:`open_text`) in blocks of about ``block_chars`` characters that end
-    after whitespace, so that no token is cut; the last block ends at the end of the file.
+def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS, stream: Optional[io.TextIOBase] = None
+                ) -> Iterator[str]:
+    """The file's text (see :func:`open_text`), or that of ``stream`` (closed at the end), in blocks of about
+    ``block_chars`` characters that end after whitespace, so that no token is cut; the last block ends at the end.
 
     A token that a block's edge cuts waits for the next block (a token longer than a block is held
     whole); found with ``rsplit``, in C, over that token only.
     """
     carry = ""
-    with open_text(path) as f:
+    with open_text(path) if stream is None else stream as f:
         while True:
             block = f.read(block_chars)
             if not block:

@@ -21,8 +21,9 @@ import numpy as np
 
 from . import backend, ingest, modelfile
 from .corpus import LineSentence
+from .errors import ParameterError
 from .parallel_read import count_and_encode_file
-from .training import driver, engines
+from .training import distributed as _distributed, driver, engines
 from .training.plan import LearningRate
 from .util import positive_int
 from .vectors import WordVectors
@@ -84,6 +85,18 @@ class Word2Vec:
         ``"numpy"`` or ``"cupy"``; ``None`` follows ``GPU=...``.
     verbose : bool
         Progress line on stderr while training.
+    distributed : bool, mpi4py communicator or None
+        Train as one of several processes started by ``mpiexec``/``srun``
+        (:mod:`nsw2v.training.distributed`): each reads its share of
+        ``corpus_file``, the vocabulary is counted by all, and the ranks
+        average their tables as they train. ``None`` (default): when a
+        launcher started more than one process; ``True``: always (needs
+        mpi4py); ``False``: never; a communicator: over its processes.
+        ``model.rank`` is this process's rank (0 alone); rank 0 writes.
+    sync_period : int, float or None
+        With ``distributed``: the ranks average the tables' most frequent rows
+        every ``sync_period`` in-vocabulary words of a rank (an int), or
+        seconds (a float); ``None``: at each epoch's end only.
     callbacks : sequence
         gensim's callbacks: objects with any of ``on_train_begin``,
         ``on_epoch_begin``, ``on_epoch_end``, ``on_train_end`` (each called with
@@ -101,7 +114,8 @@ class Word2Vec:
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
                  max_row_updates: Optional[int] = 64, workers: int = 1, verbose: bool = True,
-                 callbacks: Sequence[Any] = (), engine: Optional[str] = None):
+                 callbacks: Sequence[Any] = (), engine: Optional[str] = None, distributed: Any = None,
+                 sync_period: Optional[float] = 100_000):
         self.xp = backend.resolve_xp(xp)
         self.vector_size = vector_size
         self.window = window
@@ -129,7 +143,9 @@ class Word2Vec:
         self.verbose = verbose
         self.callbacks = _checked_callbacks(callbacks)
         self._running: list = []                # the callbacks of the training under way
+        self.sync_period = sync_period
         self._validate()
+        self._group = _distributed.join(distributed, self.xp, verbose)   # None: this process trains alone
         self.vocab: Optional[Vocab] = None
         self.W_in = self.W_out = None
         self.epochs_trained = 0
@@ -172,6 +188,10 @@ class Word2Vec:
         need(self.sampler in (None, "exclusion", "batched"),
              f"sampler={self.sampler!r} must be 'exclusion', 'batched' or None")
         engines.choose(self)
+        period = self.sync_period
+        need(period is None or (isinstance(period, (int, np.integer)) and not isinstance(period, bool) and period >= 1)
+             or (isinstance(period, (float, np.floating)) and period > 0),
+             f"sync_period={period!r} must be an int >= 1 (words of a rank), a float > 0 (seconds) or None")
         if self.workers > 1:
             import multiprocessing
             need("fork" in multiprocessing.get_all_start_methods(),
@@ -182,11 +202,15 @@ class Word2Vec:
     def _corpus(self, sentences: Optional[Iterable[List[str]]], corpus_file: Optional[str]):
         if (sentences is None) == (corpus_file is None):
             raise ValueError("give exactly one of corpus_iterable (sentences) or corpus_file")
+        if self._group is not None:
+            if corpus_file is None or self.max_vocab_size is not None:
+                raise ParameterError("training on several processes (MPI) reads corpus_file, each rank its share, "
+                                     "and counts it exactly (max_vocab_size prunes in file order: use "
+                                     "max_final_vocab); pass corpus_file without max_vocab_size, or "
+                                     "distributed=False")
+            return self._group.sentences(str(corpus_file), self.max_sentence_length, _check_file), str(corpus_file)
         if corpus_file is not None:
-            if os.path.isdir(corpus_file):
-                raise IsADirectoryError(f"{corpus_file}: is a directory; give one text file")
-            if not os.path.isfile(corpus_file):
-                raise FileNotFoundError(f"{corpus_file}: no such file")
+            _check_file(corpus_file)
             return LineSentence(corpus_file, self.max_sentence_length), str(corpus_file)
         if iter(sentences) is sentences:
             raise TypeError("the corpus (sentences, corpus_iterable) must be re-iterable (a list or a class with "
@@ -231,7 +255,9 @@ class Word2Vec:
         """With ``NSW2V_FAST_GPU=1`` on CuPy the whole file is tokenised, counted and encoded on the
         device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
         does, ``Vocab.build_encoded`` reads it token by token, in ``workers`` processes when there
-        are several (``nsw2v.parallel_read``)."""
+        are several (``nsw2v.parallel_read``); on several ranks, each counts its share and they merge."""
+        if self._group is not None:
+            return self._group.count_and_encode(corpus, self.min_count, source)
         if _array_reader(self.xp):
             limit = _DEVICE_TEXT_LIMIT
             free = backend.device_free_bytes(self.xp)
@@ -281,7 +307,7 @@ class Word2Vec:
                 return encoded.iter_chunks(chunk_words)
             return self.vocab.iter_chunks(corpus, chunk_words)
 
-        done = driver.train(self, epoch_chunks, epochs, schedule)
+        done = driver.train(self, epoch_chunks, epochs, schedule, self._group)
         if done == 0:
             raise ValueError(f"{source}: no in-vocabulary words to train on")
         self._hook("on_train_end")
@@ -308,6 +334,11 @@ class Word2Vec:
             if counted:                     # the same share of in-vocabulary words as the counted corpus
                 return given * vocab.total_words / counted
         return vocab.total_words
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in a training on several processes (``distributed``); 0 when alone."""
+        return 0 if self._group is None else self._group.rank
 
     @property
     def corpus_count(self) -> Optional[int]:
@@ -384,6 +415,14 @@ def _checked_callbacks(callbacks: Sequence[Any]) -> list:
             raise TypeError(f"callbacks[{i}]={callback!r} is neither callable nor has any of the methods "
                             + ", ".join(_HOOKS))
     return callbacks
+
+
+def _check_file(corpus_file: str) -> None:
+    """Refuse a corpus_file that is a directory or missing, naming it."""
+    if os.path.isdir(corpus_file):
+        raise IsADirectoryError(f"{corpus_file}: is a directory; give one text file")
+    if not os.path.isfile(corpus_file):
+        raise FileNotFoundError(f"{corpus_file}: no such file")
 
 
 def _array_reader(xp: Any) -> bool:

@@ -19,21 +19,29 @@ from .prefetch import prefetch
 from .progress import Progress
 
 
-def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate) -> int:
-    """Train ``model`` for ``epochs`` passes of ``epoch_chunks(chunk_words)``; return the words read."""
-    engine = engines.make(model, schedule)
+def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate,
+          group: Any = None) -> int:
+    """Train ``model`` for ``epochs`` passes of ``epoch_chunks(chunk_words)``; return the words read.
+
+    ``group``: the ranks of a training on several processes (:class:`.distributed.Group`); this process's
+    ``epoch_chunks`` are then its share, and the ranks' syncs sum the words and the loss (returned, logged and
+    shown by rank 0: global figures) and average the tables."""
+    sync = None if group is None else group.training(model, schedule)
+    engine = engines.make(model, schedule if sync is None else sync.rate)
     processes = getattr(engine, "processes", 1)
     pool = None
     if processes > 1:
         from .pool import Pool
         pool = Pool(engine, processes)
-    progress = Progress(schedule.total) if model.verbose else None
+    progress = Progress(schedule.total) if model.verbose and sync is None else None
     acc = engines.Accumulator()
     done, lr = 0, schedule.alpha
     start = time.time()
 
     def report(words: float, lr: float) -> None:
-        if progress is not None and progress.due():
+        if sync is not None:
+            sync.tick(words, lr, acc)
+        elif progress is not None and progress.due():
             progress.show(words, lr, flush(model, acc, words, lr))
 
     # with several processes, smaller chunks shorten the end of an epoch, when one works alone
@@ -50,18 +58,32 @@ def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sche
                 for raw_n, item in prefetch(prepared, depth=1):   # the next chunk is prepared as this one trains
                     lr = engine.train(item, raw_n, done, acc, report)
                     done += raw_n
-                    flush(model, acc, done, lr)
+                    if sync is None:
+                        flush(model, acc, done, lr)
+                    else:
+                        sync.tick(done, lr, acc)
             else:
                 for loss, examples, words, lr in pool.epoch(chunks, done):
                     acc.add(loss, examples)
+                    if sync is not None:
+                        sync.tick(words, lr, acc)
+                        continue
                     flush(model, acc, words, lr)
                     if progress is not None:
                         progress.show(words, lr, model.loss_history[-1]["loss"] if examples else float("nan"))
                 done += pool.words
+            if sync is not None:
+                sync.end_epoch(done, acc)
             model._end_epoch()
+    except BaseException as exc:
+        if sync is not None:
+            sync.fail(exc)      # raised on every rank (this one included) as one error
+        raise
     finally:
         if pool is not None:
             pool.close()
+    if sync is not None:
+        done, progress = sync.finish(), sync.progress
     model.words_trained += done
     model.train_seconds = time.time() - start
     if progress is not None:
