@@ -87,7 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                      hs=args.hs, negative=args.negative, ns_exponent=args.ns_exponent, sample=args.sample,
                      alpha=args.alpha, min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
-                     workers=args.workers, verbose=not args.quiet, engine=args.engine)
+                     workers=args.workers, verbose=not args.quiet, engine=args.engine, sync_period=args.sync_period)
     if model.rank != 0:                     # several processes (mpiexec, srun): rank 0 writes and prints
         return 0
     wv = model.wv
@@ -205,6 +205,16 @@ def _int_from(low: int):
     return parse
 
 
+def _sync_period(text: str):
+    """An argparse type: words (an integer), seconds (a decimal) or 'epoch' (None)."""
+    if text == "epoch":
+        return None
+    value = float(text) if "." in text else int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nsw2v", description="word2vec with negative sampling on NumPy or CuPy")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -240,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("array", "numba", "cuda"), default=None,
                    help="what trains: the array code over NumPy/CuPy, the compiled CPU loop, or the CUDA kernels "
                         "(default: the backend's)")
+    t.add_argument("--sync-period", type=_sync_period, default=100_000,
+                   help="under mpiexec/srun with several processes: average the ranks' tables every N words of a "
+                        "rank, or every S seconds (a decimal: 0.5), or 'epoch': at epochs' ends only")
     t.add_argument("--plot", help="draw the loss curve to this PNG (needs matplotlib)")
     t.add_argument("-q", "--quiet", action="store_true")
     c_tool = t.add_argument_group("the word2vec C tool's spellings (with -size, -window, -sample, -negative, "

@@ -148,25 +148,24 @@ class GlobalRate(LearningRate):
 
 
 class HostAverager:
-    """Averages a block of rows over the ranks with MPI, staged in host memory (NumPy or CuPy tables)."""
+    """Sums a block of rows over the ranks with MPI, staged in host memory (NumPy or CuPy tables)."""
 
     name = "host"
 
     def __init__(self, group: "Group"):
         self.group = group
 
-    def mean(self, block: Any) -> Any:
-        """The mean over the ranks of ``block`` (float32, the same shape on every rank), on ``block``'s device."""
+    def sum(self, block: Any) -> Any:
+        """The sum over the ranks of ``block`` (float32, the same shape on every rank), on ``block``'s device."""
         group = self.group
         host = np.ascontiguousarray(backend.to_numpy(block))
         total = np.empty_like(host)
         group.wait(group.comm.Iallreduce(host, total, op=group.MPI.SUM), "averaging the tables")
-        total /= np.float32(group.size)
         return total if isinstance(block, np.ndarray) else backend.get_array_module(block).asarray(total)
 
 
 class NcclAverager:
-    """Averages a block of rows over the ranks with NCCL, device to device (each rank its own GPU).
+    """Sums a block of rows over the ranks with NCCL, device to device (each rank its own GPU).
 
     Untested: written to the NCCL calls' documented signatures, never run (no machine with several GPUs)."""
 
@@ -178,14 +177,14 @@ class NcclAverager:
         uid = group.comm.bcast(uid, root=0)
         self.comm = nccl.NcclCommunicator(group.size, uid, group.rank)
 
-    def mean(self, block: Any) -> Any:
+    def sum(self, block: Any) -> Any:
+        """As :meth:`HostAverager.sum`."""
         xp, nccl = self.xp, self.nccl
         block = xp.ascontiguousarray(block)
         total = xp.empty_like(block)
         stream = xp.cuda.get_current_stream()
         self.comm.allReduce(block.data.ptr, total.data.ptr, block.size, nccl.NCCL_FLOAT32, nccl.NCCL_SUM,
                             stream.ptr)
-        total /= xp.float32(self.group.size)
         return total
 
 
@@ -348,6 +347,9 @@ class Sync:
         self.logged = time.monotonic()
         self.settled = False                        # an error every rank raised together
         self.progress = Progress(schedule.total) if model.verbose and group.rank == 0 else None
+        # the tables as of the last sync, the same on every rank (they start equal: the same seed, or the
+        # whole tables averaged at the last epoch's end)
+        self.last = (model.W_in.copy(), model.W_out.copy())
 
     def tick(self, words: float, lr: float, acc: Any) -> None:
         """Sync when ``sync_period`` has passed since the last one."""
@@ -421,24 +423,37 @@ class Sync:
     def _average(self, rows: int, exact: bool) -> None:
         """Average the first ``rows`` rows of both tables over the ranks, in slices of at most ``SLICE_BYTES``.
 
-        ``exact``: the tables take the mean (the epoch's end, when no training runs). Otherwise they take
-        ``mean - snapshot`` added, which keeps the updates that threads still training (Hogwild engines) made
-        while the collective ran, and equals the mean where there were none (up to rounding)."""
+        A row takes its value at the last sync (``self.last``, the same on every rank) plus the mean of the
+        changes of the ranks that changed it since: a row only one rank trained keeps that rank's change whole
+        (averaged with the others' untouched copies it would shrink ``size``-fold at every sync), a row all
+        trained takes the mean of the ranks' values; never more than one rank's change, never a sum. The
+        changes and a changed-or-not column go in one collective call for both tables.
+
+        ``exact``: the tables take the new values (the epoch's end, when no training runs). Otherwise they
+        take the new values plus what threads still training (Hogwild engines) wrote while the collective ran
+        (the table less the snapshot), to be counted as changes at the next sync."""
+        if self.group.size == 1:                    # alone: the tables are their own mean
+            return
         model = self.model
         W_in, W_out = model.W_in, model.W_out
+        last_in, last_out = self.last
         width = W_in.shape[1]
-        step = max(1, SLICE_BYTES // (2 * width * W_in.dtype.itemsize))
         xp = backend.get_array_module(W_in)
+        step = max(1, SLICE_BYTES // (2 * (width + 1) * 4))
         for lo in range(0, rows, step):
             hi = min(rows, lo + step)
-            block = xp.stack((W_in[lo:hi], W_out[lo:hi]))      # (2, rows, H): one collective for both tables
-            mean = self.group.averager.mean(block)
+            snapshot = xp.stack((W_in[lo:hi], W_out[lo:hi]))           # (2, n, H)
+            last = xp.stack((last_in[lo:hi], last_out[lo:hi]))
+            change = snapshot - last
+            changed = (change != 0).any(axis=2, keepdims=True).astype(xp.float32)     # (2, n, 1)
+            total = self.group.averager.sum(xp.concatenate((change, changed), axis=2))   # (2, n, H + 1)
+            new = last + total[..., :width] / xp.maximum(total[..., width:], 1)
+            last_in[lo:hi], last_out[lo:hi] = new[0], new[1]
             if exact:
-                W_in[lo:hi], W_out[lo:hi] = mean[0], mean[1]
-            else:
-                mean -= block
-                W_in[lo:hi] += mean[0]
-                W_out[lo:hi] += mean[1]
+                W_in[lo:hi], W_out[lo:hi] = new[0], new[1]
+            else:           # exactly new where nothing was written meanwhile (a rounding left would read as a change)
+                W_in[lo:hi] = new[0] + (W_in[lo:hi] - snapshot[0])
+                W_out[lo:hi] = new[1] + (W_out[lo:hi] - snapshot[1])
 
     def _mean(self) -> float:
         return float(self.loss / self.examples) if self.examples else float("nan")

@@ -246,7 +246,7 @@ class ShareCount:
             blocks[i] = remap[block]
         ids = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int32)
         del blocks
-        lengths = _pieces(np.concatenate(self._lengths), self._limit)
+        lengths = _pieces(np.concatenate(self._lengths or [np.zeros(0, dtype=np.int64)]), self._limit)
         self._lengths = self._numbering = None
         return EncodedCorpus(list(_batches(ids, lengths)))
 
