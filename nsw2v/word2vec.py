@@ -231,7 +231,7 @@ class Word2Vec:
         if self.max_final_vocab is not None:
             self.vocab, encoded = self.vocab.trimmed(self.max_final_vocab, encoded)
         self._encoded = None if encoded is None else (_file_key(corpus_file), encoded)
-        if corpus_file is not None:     # LineSentence reads bytes that are not UTF-8 as U+FFFD
+        if corpus_file is not None and self.rank == 0:     # LineSentence reads bytes not UTF-8 as U+FFFD
             broken = [word for word in self.vocab.index_to_key if "\ufffd" in word]
             if broken:
                 warnings.warn(f"{source}: {len(broken)} of the vocabulary's words hold U+FFFD, the mark of bytes "

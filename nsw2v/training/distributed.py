@@ -148,20 +148,22 @@ class GlobalRate(LearningRate):
 
 
 class HostAverager:
-    """Sums a block of rows over the ranks with MPI, staged in host memory (NumPy or CuPy tables)."""
+    """Sums blocks of rows over the ranks with MPI in host memory: the tables' rows are staged there (copied from
+    the GPU for CuPy tables). The interface of an averager: ``xp``, the array module its blocks live in (where
+    :class:`Sync` keeps the tables as of the last sync), and ``sum(block)``."""
 
     name = "host"
+    xp = np
 
     def __init__(self, group: "Group"):
         self.group = group
 
-    def sum(self, block: Any) -> Any:
-        """The sum over the ranks of ``block`` (float32, the same shape on every rank), on ``block``'s device."""
+    def sum(self, block: np.ndarray) -> np.ndarray:
+        """The sum over the ranks of ``block`` (float32, C-contiguous, the same shape on every rank)."""
         group = self.group
-        host = np.ascontiguousarray(backend.to_numpy(block))
-        total = np.empty_like(host)
-        group.wait(group.comm.Iallreduce(host, total, op=group.MPI.SUM), "averaging the tables")
-        return total if isinstance(block, np.ndarray) else backend.get_array_module(block).asarray(total)
+        total = np.empty_like(block)
+        group.wait(group.comm.Iallreduce(block, total, op=group.MPI.SUM), "averaging the tables")
+        return total
 
 
 class NcclAverager:
@@ -172,7 +174,7 @@ class NcclAverager:
     name = "nccl"
 
     def __init__(self, group: "Group", xp: Any, nccl: Any):
-        self.group, self.xp, self.nccl = group, xp, nccl
+        self.group, self.xp, self.nccl = group, xp, nccl       # blocks stay on the device
         uid = nccl.get_unique_id() if group.rank == 0 else None
         uid = group.comm.bcast(uid, root=0)
         self.comm = nccl.NcclCommunicator(group.size, uid, group.rank)
@@ -348,8 +350,10 @@ class Sync:
         self.settled = False                        # an error every rank raised together
         self.progress = Progress(schedule.total) if model.verbose and group.rank == 0 else None
         # the tables as of the last sync, the same on every rank (they start equal: the same seed, or the
-        # whole tables averaged at the last epoch's end)
-        self.last = (model.W_in.copy(), model.W_out.copy())
+        # whole tables averaged at the last epoch's end), where the averager works (host memory unless NCCL)
+        stage = group.averager.xp
+        self.last = tuple(stage.array(backend.to_numpy(t) if stage is np else t, dtype=stage.float32)
+                          for t in (model.W_in, model.W_out))
 
     def tick(self, words: float, lr: float, acc: Any) -> None:
         """Sync when ``sync_period`` has passed since the last one."""
@@ -438,17 +442,19 @@ class Sync:
         W_in, W_out = model.W_in, model.W_out
         last_in, last_out = self.last
         width = W_in.shape[1]
-        xp = backend.get_array_module(W_in)
+        xp, stage = backend.get_array_module(W_in), self.group.averager.xp
         step = max(1, SLICE_BYTES // (2 * (width + 1) * 4))
         for lo in range(0, rows, step):
             hi = min(rows, lo + step)
             snapshot = xp.stack((W_in[lo:hi], W_out[lo:hi]))           # (2, n, H)
-            last = xp.stack((last_in[lo:hi], last_out[lo:hi]))
-            change = snapshot - last
-            changed = (change != 0).any(axis=2, keepdims=True).astype(xp.float32)     # (2, n, 1)
-            total = self.group.averager.sum(xp.concatenate((change, changed), axis=2))   # (2, n, H + 1)
-            new = last + total[..., :width] / xp.maximum(total[..., width:], 1)
+            staged = backend.to_numpy(snapshot) if stage is np else snapshot
+            last = stage.stack((last_in[lo:hi], last_out[lo:hi]))
+            change = staged - last
+            changed = (change != 0).any(axis=2, keepdims=True).astype(stage.float32)  # (2, n, 1)
+            total = self.group.averager.sum(stage.concatenate((change, changed), axis=2))   # (2, n, H + 1)
+            new = last + total[..., :width] / stage.maximum(total[..., width:], 1)
             last_in[lo:hi], last_out[lo:hi] = new[0], new[1]
+            new = xp.asarray(new)
             if exact:
                 W_in[lo:hi], W_out[lo:hi] = new[0], new[1]
             else:           # exactly new where nothing was written meanwhile (a rounding left would read as a change)
