@@ -22,28 +22,41 @@ The semantics of the queries follow gensim's ``KeyedVectors`` (``most_similar``,
 against gensim reads the same here. Everything in this module is host-side
 NumPy; convert device arrays with ``nsw2v.backend.to_numpy`` first.
 
-The files (the word2vec C tool's text and binary formats, GloVe's text) are read
-and written by :mod:`nsw2v.formats`.
+``KeyedVectors`` is the same class under gensim's name. Its own file
+(:meth:`WordVectors.save`, :meth:`WordVectors.load`) is a NumPy ``.npz`` read
+without pickle; the word2vec C tool's text and binary formats and GloVe's text
+are read and written by :mod:`nsw2v.formats`.
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
+import zipfile
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
 from . import formats
+from .errors import ParameterError, ReadError
 from .formats import PathLike
+from .vocab import decode_words, encode_words
+
+__all__ = ["KeyedVectors", "WordVectors"]
 
 logger = logging.getLogger(__name__)
 
-Query = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]], None]
+Key = Union[str, int, np.integer]
+Query = Union[Key, np.ndarray, Sequence[Union[Key, np.ndarray]], None]
 
+# The native file (WordVectors.save): its format tag and the arrays it holds.
+_NATIVE_FORMAT = "nsw2v-vectors 1"
+_NATIVE_ARRAYS = {"format": None, "words_utf8": np.uint8, "word_offsets": np.int64, "vectors": np.float32,
+                  "counts": np.int64}
 
 
 class WordVectors:
-    """A vocabulary and one float32 vector per word, with similarity queries.
+    """A vocabulary and one float32 vector per word, with similarity queries (gensim's ``KeyedVectors``).
 
     Parameters
     ----------
@@ -66,7 +79,12 @@ class WordVectors:
     vector_size : int
         ``H``.
     counts : numpy.ndarray or None
-        ``(V,)`` int64.
+        ``(V,)`` int64; also ``get_vecattr(word, "count")``.
+    norms : numpy.ndarray or None
+        ``(V,)`` float32 lengths of the vectors once :meth:`fill_norms` ran (gensim's attribute).
+
+    Keys are words; as in gensim, an ``int`` in ``0..V-1`` also names the word in
+    that row wherever a key is taken (``wv[0]``, ``wv.similarity(0, 1)``, ``0 in wv``).
 
     Raises
     ------
@@ -92,6 +110,7 @@ class WordVectors:
                 )
             self.key_to_index[word] = i
         self._normed: Optional[np.ndarray] = None
+        self.norms: Optional[np.ndarray] = None
         self.vectors = vectors  # validated by the setter
         if counts is not None:
             counts = np.asarray(counts, dtype=np.int64)
@@ -120,7 +139,7 @@ class WordVectors:
                 f"{len(self.index_to_key)} words: they must match"
             )
         self._vectors = arr
-        self._normed = None
+        self._normed = self.norms = None
 
     @property
     def vector_size(self) -> int:
@@ -130,31 +149,89 @@ class WordVectors:
     def __len__(self) -> int:
         return len(self.index_to_key)
 
-    def __contains__(self, word: object) -> bool:
-        return word in self.key_to_index
+    def __contains__(self, key: object) -> bool:
+        return self.has_index_for(key)
 
     def __repr__(self) -> str:
-        return f"WordVectors({len(self)} words, vector_size={self.vector_size})"
+        return f"{type(self).__name__}<vector_size={self.vector_size}, {len(self)} keys>"   # gensim's shape
 
-    def get_index(self, word: str) -> int:
-        """Row of `word` in :attr:`vectors`.
+    def has_index_for(self, key: object) -> bool:
+        """Whether `key` is a word here, or an int row number in ``0..V-1`` (gensim's name; also ``key in wv``)."""
+        return self.get_index(key, -1) >= 0      # type: ignore[arg-type]
+
+    def get_index(self, key: Key, default: Optional[int] = None) -> int:
+        """Row of `key` in :attr:`vectors`: a word's row, or an int row number itself (as gensim).
+
+        Parameters
+        ----------
+        key : str or int
+            A word, or a row number in ``0..V-1`` (``bool`` is not a row number).
+        default : int, optional
+            Returned instead of raising when `key` names no row.
 
         Raises
         ------
         KeyError
-            ``"word 'foo' not in vocabulary"`` when `word` is unknown.
+            ``"word 'foo' not in vocabulary"`` for an unknown word; a message naming
+            the valid range for a row number outside it (negative ones included:
+            as in gensim, they do not count from the end).
         """
-        try:
-            return self.key_to_index[word]
-        except (KeyError, TypeError):
-            raise KeyError(f"word {word!r} not in vocabulary") from None
+        if isinstance(key, str):
+            index = self.key_to_index.get(key)
+            if index is not None:
+                return index
+            message = f"word {key!r} not in vocabulary"
+        elif isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+            if 0 <= key < len(self.index_to_key):
+                return int(key)
+            message = (f"index {int(key)} is out of range: the rows are 0..{len(self) - 1}"
+                       + (" (negative indices do not count from the end)" if key < 0 else ""))
+        else:
+            message = f"key {key!r} is a {type(key).__name__}: keys are words (str) or row numbers (int)"
+        if default is not None:
+            return default
+        raise KeyError(message)
 
-    def __getitem__(self, words: Union[str, Sequence[str]]) -> np.ndarray:
-        """``wv["cat"]`` is a copy of one ``(H,)`` vector; ``wv[["cat", "dog"]]`` is ``(2, H)``."""
-        if isinstance(words, str):
-            return self._vectors[self.get_index(words)].copy()
-        idx = np.array([self.get_index(w) for w in words], dtype=np.int64)
+    def __getitem__(self, keys: Union[Key, Sequence[Key]]) -> np.ndarray:
+        """``wv["cat"]`` or ``wv[0]`` is a copy of one ``(H,)`` vector; ``wv[["cat", 0]]`` (words, row
+        numbers, or both) is a ``(2, H)`` array."""
+        if isinstance(keys, (str, int, np.integer)):
+            return self._vectors[self.get_index(keys)].copy()
+        idx = np.array([self.get_index(k) for k in keys], dtype=np.int64)
         return self._vectors[idx]
+
+    def get_vecattr(self, key: Key, attr: str) -> int:
+        """gensim's per-word attribute: ``get_vecattr(word, "count")`` is the word's corpus count.
+
+        Raises
+        ------
+        KeyError
+            For an unknown key, for another attribute than ``"count"`` (gensim's
+            ``"sample_int"`` belongs to a model here: ``model.vocab.keep_probabilities``),
+            or when these vectors have no counts (read from a word2vec file without
+            ``fvocab``: gensim invents descending counts there, nsw2v does not).
+        """
+        index = self.get_index(key)
+        self._check_attr(attr)
+        if self.counts is None:
+            raise KeyError("these vectors have no counts (a word2vec file carries none: load it with "
+                           "fvocab=..., or set them with set_vecattr(word, 'count', n))")
+        return int(self.counts[index])
+
+    def set_vecattr(self, key: Key, attr: str, value: int) -> None:
+        """Set a word's ``"count"`` (gensim's name); vectors without counts get zeros for the other words."""
+        index = self.get_index(key)
+        self._check_attr(attr)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ParameterError(f"count={value!r} must be an integer >= 0")
+        if self.counts is None:
+            self.counts = np.zeros(len(self), dtype=np.int64)
+        self.counts[index] = value
+
+    @staticmethod
+    def _check_attr(attr: str) -> None:
+        if attr != "count":
+            raise KeyError(f"attribute {attr!r}: WordVectors keeps one per-word attribute, 'count'")
 
     def get_normed_vectors(self) -> np.ndarray:
         """Unit-length copy of :attr:`vectors`, computed once and cached.
@@ -169,8 +246,16 @@ class WordVectors:
         return self._normed
 
     def reset_norms(self) -> None:
-        """Forget the cached unit vectors (call after editing :attr:`vectors` in place)."""
-        self._normed = None
+        """Forget the cached unit vectors and :attr:`norms` (call after editing :attr:`vectors` in place)."""
+        self._normed = self.norms = None
+
+    def fill_norms(self, force: bool = False) -> None:
+        """Compute :attr:`norms`, the ``(V,)`` float32 vector lengths, unless already there (gensim's call).
+
+        ``force=True`` computes them again, as after editing :attr:`vectors` in place.
+        """
+        if self.norms is None or force:
+            self.norms = np.linalg.norm(self._vectors, axis=1).astype(np.float32)
 
     # ------------------------------------------------------------------ queries
 
@@ -182,7 +267,7 @@ class WordVectors:
         pos, neg, exclude = [], [], set()
         for terms, out in ((_as_list(positive), pos), (_as_list(negative), neg)):
             for term in terms:
-                if isinstance(term, str):
+                if isinstance(term, (str, int, np.integer)):
                     i = self.get_index(term)
                     exclude.add(i)
                     out.append(normed[i])
@@ -318,6 +403,27 @@ class WordVectors:
     def distance(self, w1: str, w2: str) -> float:
         """Cosine distance, ``1 - similarity(w1, w2)``."""
         return 1.0 - self.similarity(w1, w2)
+
+    def closer_than(self, key1: Key, key2: Key) -> list[str]:
+        """The words closer (by cosine) to `key1` than `key2` is, `key1` itself left out (gensim's name)."""
+        first, second = self.get_index(key1), self.get_index(key2)
+        # compared as float32 distances 1 - cos, as gensim does: two cosines below 0.5 that differ in the
+        # last bit may give one distance, and then neither is closer
+        distances = np.float32(1.0) - self._cosines_to(first)
+        closer = np.flatnonzero(distances < distances[second])
+        return [self.index_to_key[i] for i in closer.tolist() if i != first]
+
+    def rank(self, key1: Key, key2: Key) -> int:
+        """``1 +`` the number of words closer to `key1` than `key2` (:meth:`closer_than`): 1 for its
+        nearest neighbour (gensim's ``rank``)."""
+        return len(self.closer_than(key1, key2)) + 1
+
+    def _cosines_to(self, index: int) -> np.ndarray:
+        """``(V,)`` float32 cosines of every vector with row `index` (nan against a zero vector, as gensim's
+        distances, so that a zero vector is never counted closer)."""
+        self.fill_norms()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (self._vectors @ self._vectors[index]) / (self.norms * self.norms[index])
 
     def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
         """Cosine of the means of two sets of words' vectors (as gensim: the raw vectors, not unit ones).
@@ -494,6 +600,160 @@ class WordVectors:
         counts = None if fvocab is None else formats.read_counts(fvocab, words, encoding, unicode_errors)
         return cls(words, vectors, counts=counts)
 
+    def save(self, path: PathLike) -> None:
+        """Write the words, vectors and counts to nsw2v's own file, a NumPy ``.npz`` (no pickle).
+
+        The file is written atomically, under exactly the name given (``.kv`` or
+        ``.npz`` alike). Members: ``format`` (``"nsw2v-vectors 1"``), ``words_utf8``
+        (uint8: the words' UTF-8 bytes, joined) and ``word_offsets`` (int64, ``V + 1``:
+        word ``i`` is ``words_utf8[offsets[i]:offsets[i + 1]]``), ``vectors``
+        (float32 ``(V, H)``) and, when known, ``counts`` (int64 ``(V,)``). Unlike the
+        word2vec formats it holds any word (spaces included) and the counts.
+        """
+        utf8, offsets = encode_words(self.index_to_key)
+        arrays = {"format": np.array(_NATIVE_FORMAT), "words_utf8": utf8, "word_offsets": offsets,
+                  "vectors": self._vectors}
+        if self.counts is not None:
+            arrays["counts"] = self.counts
+        formats.atomic_write(path, lambda fh: np.savez(fh, **arrays))
+
+    @classmethod
+    def load(cls, path: PathLike, mmap: Optional[str] = None) -> "WordVectors":
+        """Read a file written by :meth:`save`, checking what it holds before using it.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        mmap : None
+            gensim's parameter; the vectors are read into memory (``mmap="r"`` is
+            refused rather than silently ignored).
+
+        Raises
+        ------
+        nsw2v.errors.ReadError
+            (a ``ValueError``) naming the file and what is wrong: not nsw2v's file
+            (gensim's ``KeyedVectors.save`` pickles, which nsw2v does not load: the
+            message says to move vectors with ``save_word2vec_format`` /
+            ``load_word2vec_format``; a word2vec file or an nsw2v model gets the call
+            that reads it), a member missing, of the wrong type or shape, sizes that
+            disagree (checked in the members' headers, before their data is read),
+            word bytes that are not UTF-8, a repeated word, a non-finite value or a
+            negative count.
+        """
+        if mmap is not None:
+            raise ParameterError(f"mmap={mmap!r}: nsw2v's vectors file is read into memory; leave mmap out")
+        name = os.fspath(path)
+        if not os.path.isfile(name):
+            raise FileNotFoundError(f"{name}: no such file")
+        with open(name, "rb") as fh:
+            magic = fh.read(4)
+        if magic != b"PK\x03\x04":
+            raise ReadError(_not_native(name, magic))
+        try:
+            with zipfile.ZipFile(name) as archive:
+                arrays = _read_native(name, archive)
+        except ReadError:
+            raise
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:    # a cut file, a bad CRC
+            raise ReadError(f"{name}: cannot be read as nsw2v's vectors file ({exc})") from None
+        words = decode_words(arrays["words_utf8"], arrays["word_offsets"], name)
+        vectors = arrays["vectors"]
+        bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+        if bad.size:
+            raise ReadError(f"{name}: the vector of {words[bad[0]]!r} (row {bad[0]}) holds a value that is not "
+                            f"finite ({bad.size} such rows)")
+        counts = arrays.get("counts")
+        if counts is not None and counts.size and counts.min() < 0:
+            raise ReadError(f"{name}: a count is negative ({int(counts.min())})")
+        try:
+            return cls(words, vectors, counts=counts)
+        except ValueError as exc:       # a repeated word
+            raise ReadError(f"{name}: {exc}") from None
+
+
+#: gensim's name for the same class: ``from nsw2v import KeyedVectors`` and
+#: ``KeyedVectors.load_word2vec_format(...)`` work as written for gensim.
+KeyedVectors = WordVectors
+
+
+# ---------------------------------------------------------------------- native file
+
+def _not_native(name: str, magic: bytes) -> str:
+    """Why a file that is not a zip archive is not nsw2v's vectors file, and what reads it."""
+    if magic[:1] == b"\x80":        # a pickle (protocol 2 or later): gensim's KeyedVectors.save/Word2Vec.save
+        return (f"{name}: a Python pickle (gensim's KeyedVectors.save or Word2Vec.save writes these); nsw2v "
+                "does not unpickle files (loading a pickle runs code from it). In gensim, write the vectors with "
+                "model.wv.save_word2vec_format(path, binary=True); read them here with "
+                "KeyedVectors.load_word2vec_format(path, binary=True)")
+    return (f"{name}: not nsw2v's vectors file (the .npz that WordVectors.save writes); files in the word2vec "
+            "text or binary format load with KeyedVectors.load_word2vec_format(path, binary=...)")
+
+
+def _read_native(name: str, archive: zipfile.ZipFile) -> dict:
+    """The members of a native vectors file, each checked in its ``.npy`` header (type, shape, size against
+    the archive's record) before its data is read, and against each other."""
+    members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
+    if "state" in members and "W_in" in members:
+        raise ReadError(f"{name}: an nsw2v model file, not vectors: Word2Vec.load(path).wv gives its vectors")
+    if "format" not in members:
+        raise ReadError(f"{name}: not nsw2v's vectors file (no 'format' member); vectors from gensim or the C "
+                        "tool load with KeyedVectors.load_word2vec_format")
+    headers = {}
+    for key in _NATIVE_ARRAYS:
+        if key in members:
+            headers[key] = _npy_header(name, archive, members[key])
+        elif key != "counts":
+            raise ReadError(f"{name}: the member {key!r} is missing")
+    fmt = _npy_data(archive, members["format"])
+    if fmt.shape != () or fmt.dtype.kind != "U" or str(fmt) != _NATIVE_FORMAT:
+        raise ReadError(f"{name}: format {fmt!r} is not {_NATIVE_FORMAT!r}")
+    shapes = {key: shape for key, (shape, _) in headers.items()}
+    for key, (shape, dtype) in headers.items():
+        wanted = _NATIVE_ARRAYS[key]
+        if wanted is not None and dtype != np.dtype(wanted):
+            raise ReadError(f"{name}: member {key!r} is {dtype}, expected {np.dtype(wanted)}")
+    expected = {"words_utf8": 1, "word_offsets": 1, "vectors": 2, "counts": 1}
+    for key, ndim in expected.items():
+        if key in shapes and len(shapes[key]) != ndim:
+            raise ReadError(f"{name}: member {key!r} has shape {shapes[key]}, expected {ndim} dimension(s)")
+    rows = shapes["vectors"][0]
+    if shapes["word_offsets"] != (rows + 1,) or shapes.get("counts", (rows,)) != (rows,):
+        raise ReadError(f"{name}: sizes disagree: {rows} vectors, {shapes['word_offsets'][0]} word offsets "
+                        f"(expected {rows + 1})" + (f", {shapes['counts'][0]} counts" if "counts" in shapes else ""))
+    return {key: _npy_data(archive, members[key]) for key in headers}
+
+
+def _npy_header(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple:
+    """``(shape, dtype)`` of a member, from its ``.npy`` header; the data it announces must be exactly what
+    the archive records for the member (so nothing is allocated for sizes the file does not hold)."""
+    member = info.filename
+    if info.file_size > 1100 * max(info.compress_size, 1):   # deflate packs at most about 1032:1
+        raise ReadError(f"{name}: member {member} claims {info.file_size} bytes from {info.compress_size}")
+    with archive.open(info) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:                           # numpy.savez writes 1.0, or 2.0 for very long headers
+                raise ValueError(f"format version {version}")
+        except ValueError as exc:
+            raise ReadError(f"{name}: member {member} is not a NumPy array ({exc})") from None
+        start = fh.tell()
+    if dtype.hasobject or fortran:
+        raise ReadError(f"{name}: member {member} holds Python objects or a Fortran-ordered array")
+    if start + math.prod(shape) * dtype.itemsize != info.file_size:        # Python ints: no overflow
+        raise ReadError(f"{name}: member {member} announces shape {shape} of {dtype} but holds "
+                        f"{info.file_size - start} bytes of data")
+    return shape, dtype
+
+
+def _npy_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """A member's array, read after :func:`_npy_header` checked its size."""
+    with archive.open(info) as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False)
+
 
 # ---------------------------------------------------------------------- helpers
 
@@ -509,6 +769,6 @@ def _as_list(value: Query) -> list:
     """gensim's convention: one word or one 1-D vector stands for a list of one."""
     if value is None:
         return []
-    if isinstance(value, str) or (isinstance(value, np.ndarray) and value.ndim == 1):
+    if isinstance(value, (str, int, np.integer)) or (isinstance(value, np.ndarray) and value.ndim == 1):
         return [value]
     return list(value)

@@ -20,15 +20,20 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
 
 from .corpus import MAX_SENTENCE_LENGTH, LineSentence
+from .errors import ReadError
 from .util import positive_int
 
-__all__ = ["EncodedCorpus", "Vocab"]
+__all__ = ["RULE_DEFAULT", "RULE_DISCARD", "RULE_KEEP", "EncodedCorpus", "Vocab", "keep_word"]
+
+#: What a ``trim_rule(word, count, min_count)`` returns (gensim's values, so gensim's constants work too):
+#: apply ``min_count`` to the word, drop it, or keep it whatever its count.
+RULE_DEFAULT, RULE_DISCARD, RULE_KEEP = 0, 1, 2
 
 # Raw tokens encoded per NumPy call in `iter_chunks`. Only speed depends on it.
 _ENCODE_BATCH = 1 << 13
@@ -42,6 +47,19 @@ _ARRAY_KEYS = (
     "vocab_raw_words",
     "vocab_sentences_seen",
 )
+
+
+def keep_word(word: str, count: int, min_count: int, trim_rule: Optional[Callable] = None) -> bool:
+    """Whether a word counted ``count`` times stays: ``count >= min_count``, unless ``trim_rule(word, count,
+    min_count)`` returns :data:`RULE_KEEP` or :data:`RULE_DISCARD` (anything else, ``None`` included, is
+    :data:`RULE_DEFAULT`), as gensim's ``trim_rule``."""
+    if trim_rule is not None:
+        rule = trim_rule(word, count, min_count)
+        if rule == RULE_KEEP:
+            return True
+        if rule == RULE_DISCARD:
+            return False
+    return count >= min_count
 
 
 def _check_sentence(sentence: object) -> None:
@@ -66,6 +84,9 @@ class Vocab:
         Tokens in the corpus before ``min_count`` (set by :meth:`build`).
     sentences_seen : int, optional
         Sentences in the corpus (set by :meth:`build`).
+    corpus_words : int, optional
+        In-vocabulary tokens of the corpus counted last; ``None``: ``sum(counts)``.
+        They differ after :meth:`updated`, whose counts add up two corpora.
 
     Attributes
     ----------
@@ -81,6 +102,9 @@ class Vocab:
         All tokens seen when counting, kept or not.
     sentences_seen : int or None
         Sentences seen when counting.
+    corpus_words : int
+        In-vocabulary tokens of the corpus counted last (the learning rate's
+        scale for a pass over it).
 
     Raises
     ------
@@ -96,6 +120,7 @@ class Vocab:
         *,
         raw_words: Optional[int] = None,
         sentences_seen: Optional[int] = None,
+        corpus_words: Optional[int] = None,
     ) -> None:
         words = list(index_to_key)
         counts_arr = np.asarray(counts)
@@ -125,6 +150,7 @@ class Vocab:
         self.total_words: int = int(counts_arr.sum())
         self.raw_words: Optional[int] = None if raw_words is None else int(raw_words)
         self.sentences_seen: Optional[int] = None if sentences_seen is None else int(sentences_seen)
+        self.corpus_words: int = self.total_words if corpus_words is None else int(corpus_words)
 
     def __len__(self) -> int:
         return len(self.index_to_key)
@@ -143,6 +169,7 @@ class Vocab:
         min_count: int = 5,
         max_vocab_size: Optional[int] = None,
         source: Optional[str] = None,
+        trim_rule: Optional[Callable] = None,
     ) -> "Vocab":
         """Count the tokens of a corpus in one pass and keep the frequent words.
 
@@ -164,6 +191,11 @@ class Vocab:
         source : str, optional
             Name of the corpus in error messages; defaults to the path of a
             ``LineSentence``, else ``"corpus"``.
+        trim_rule : callable, optional
+            gensim's ``trim_rule`` (see :func:`keep_word`), consulted here only
+            by the ``max_vocab_size`` pruning (with ``min_reduce + 1`` as its
+            ``min_count``), as gensim consults it there; :meth:`filtered` applies
+            it to the final vocabulary.
 
         Returns
         -------
@@ -197,7 +229,7 @@ class Vocab:
             sentences_seen += 1
             if max_vocab_size is not None and len(counter) > max_vocab_size:
                 # Rebuilding keeps insertion order, hence the first-seen tie order.
-                counter = Counter({w: c for w, c in counter.items() if c > min_reduce})
+                counter = Counter({w: c for w, c in counter.items() if keep_word(w, c, min_reduce + 1, trim_rule)})
                 update = counter.update
                 min_reduce += 1
 
@@ -403,17 +435,78 @@ class Vocab:
         with the others' ids dropped."""
         if len(self) <= max_final_vocab:
             return self, encoded
-        keep = int(np.count_nonzero(self.counts > self.counts[max_final_vocab]))
-        if keep == 0:
+        keep = self.counts > self.counts[max_final_vocab]
+        if not keep.any():
             raise ValueError(f"max_final_vocab={max_final_vocab}: no word is counted more often than the word at "
                              f"position {max_final_vocab + 1} ({self.counts[max_final_vocab]} times): "
                              "none would be left")
-        vocab = Vocab(self.index_to_key[:keep], self.counts[:keep], raw_words=self.raw_words,
+        return self._subset(keep, encoded)
+
+    def filtered(self, min_count: int, trim_rule: Optional[Callable], encoded: Optional["EncodedCorpus"] = None,
+                 source: str = "corpus") -> Tuple["Vocab", Optional["EncodedCorpus"]]:
+        """The words that :func:`keep_word` keeps (``min_count`` and gensim's ``trim_rule``), and ``encoded``
+        with the others' ids dropped. Build with ``min_count=1`` first so that the rule sees every word."""
+        keep = np.fromiter((keep_word(w, c, min_count, trim_rule) for w, c in zip(self.index_to_key,
+                                                                                  self.counts.tolist())),
+                           dtype=bool, count=len(self))
+        if not keep.any():
+            raise ValueError(f"{source}: no word left after min_count={min_count} and trim_rule (largest count "
+                             f"is {int(self.counts[0])})")
+        return self._subset(keep, encoded)
+
+    def _subset(self, keep: np.ndarray, encoded: Optional["EncodedCorpus"]
+                ) -> Tuple["Vocab", Optional["EncodedCorpus"]]:
+        """The words where the bool mask ``keep`` holds, in order, and ``encoded`` renumbered to them."""
+        kept = np.flatnonzero(keep)
+        vocab = Vocab([self.index_to_key[i] for i in kept.tolist()], self.counts[kept], raw_words=self.raw_words,
                       sentences_seen=self.sentences_seen)
         if encoded is not None:
-            encoded = EncodedCorpus([_keep_known(np.where(ids < keep, ids, -1), lengths)
-                                     for ids, lengths in encoded.batches])
+            remap = np.full(len(self), -1, dtype=np.int32)
+            remap[kept] = np.arange(kept.size, dtype=np.int32)
+            encoded = EncodedCorpus([_keep_known(remap[ids], lengths) for ids, lengths in encoded.batches])
         return vocab, encoded
+
+    def updated(self, counted: "Vocab", min_count: int, trim_rule: Optional[Callable] = None
+                ) -> Tuple["Vocab", np.ndarray]:
+        """gensim's ``build_vocab(update=True)``: this vocabulary with the counts of another corpus added.
+
+        Parameters
+        ----------
+        counted : Vocab
+            The new corpus's words and counts, all of them (built with ``min_count=1``).
+        min_count, trim_rule
+            A word new to this vocabulary joins when :func:`keep_word` keeps it on
+            its count in the new corpus (gensim's rule); every word already here stays.
+
+        Returns
+        -------
+        vocab : Vocab
+            Counts are the sums over both corpora, sorted descending as always
+            (gensim appends new words at the end instead; keeping the order keeps
+            ``restrict_vocab`` and ``max_final_vocab`` meaning "the most frequent");
+            ties keep this vocabulary's order, then the new words' first-seen order.
+            ``raw_words``, ``sentences_seen`` and ``corpus_words`` are the new corpus's.
+        rows : numpy.ndarray of int64, shape (len(vocab),)
+            For each new id, the word's id in this vocabulary, or -1 for a new word.
+        """
+        added = np.zeros(len(self), dtype=np.int64)
+        fresh: List[str] = []
+        fresh_counts: List[int] = []
+        for word, count in zip(counted.index_to_key, counted.counts.tolist()):
+            i = self.key_to_index.get(word)
+            if i is not None:
+                added[i] = count
+            elif keep_word(word, count, min_count, trim_rule):
+                fresh.append(word)
+                fresh_counts.append(count)
+        words = self.index_to_key + fresh
+        counts = np.concatenate([self.counts + added, np.asarray(fresh_counts, dtype=np.int64)])
+        order = np.lexsort((np.arange(len(words)), -counts))             # by count, ties in the order above
+        rows = np.where(order < len(self), order, -1)
+        corpus_words = int(added.sum()) + sum(fresh_counts)
+        vocab = Vocab([words[i] for i in order.tolist()], counts[order], raw_words=counted.raw_words,
+                      sentences_seen=counted.sentences_seen, corpus_words=corpus_words)
+        return vocab, rows
 
     # ------------------------------------------------------------ saving/loading
     def to_arrays(self) -> dict:
@@ -429,19 +522,19 @@ class Vocab:
         dict of str to numpy.ndarray
             ``vocab_words_utf8`` uint8 (B,), ``vocab_word_offsets`` int64 (V+1,),
             ``vocab_counts`` int64 (V,), ``vocab_raw_words`` and
-            ``vocab_sentences_seen`` int64 scalars (-1 when unknown).
+            ``vocab_sentences_seen`` int64 scalars (-1 when unknown),
+            ``vocab_corpus_words`` int64 scalar.
         """
-        encoded = [w.encode("utf-8", "surrogatepass") for w in self.index_to_key]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+        utf8, offsets = encode_words(self.index_to_key)
         return {
-            "vocab_words_utf8": np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(),
+            "vocab_words_utf8": utf8,
             "vocab_word_offsets": offsets,
             "vocab_counts": self.counts.copy(),
             "vocab_raw_words": np.array(-1 if self.raw_words is None else self.raw_words, dtype=np.int64),
             "vocab_sentences_seen": np.array(
                 -1 if self.sentences_seen is None else self.sentences_seen, dtype=np.int64
             ),
+            "vocab_corpus_words": np.array(self.corpus_words, dtype=np.int64),
         }
 
     @classmethod
@@ -478,7 +571,36 @@ class Vocab:
             np.asarray(arrays["vocab_counts"], dtype=np.int64),
             raw_words=None if raw_words < 0 else raw_words,
             sentences_seen=None if sentences_seen < 0 else sentences_seen,
+            # absent from files written before build_vocab(update=True) existed: then sum(counts)
+            corpus_words=int(arrays["vocab_corpus_words"]) if "vocab_corpus_words" in arrays else None,
         )
+
+
+def encode_words(words: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+    """Words as their UTF-8 bytes joined in one uint8 array, and int64 offsets (``V + 1``): word ``i`` is
+    ``utf8[offsets[i]:offsets[i + 1]]`` (exact for any str, compact for long words)."""
+    encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets
+
+
+def decode_words(utf8: np.ndarray, offsets: np.ndarray, source: str) -> List[str]:
+    """The words of :func:`encode_words`'s arrays, read from ``source`` (named in errors): offsets from 0 to
+    the last byte, never decreasing, and each word valid UTF-8, or :class:`~nsw2v.errors.ReadError`."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    data = np.asarray(utf8, dtype=np.uint8).tobytes()
+    if offsets.ndim != 1 or offsets.size == 0 or offsets[0] != 0 or offsets[-1] != len(data):
+        raise ReadError(f"{source}: the word offsets must run from 0 to the {len(data)} bytes of words")
+    if np.any(offsets[1:] < offsets[:-1]):
+        raise ReadError(f"{source}: the word offsets decrease at word {int(np.argmax(offsets[1:] < offsets[:-1]))}")
+    words = []
+    for i, (a, b) in enumerate(zip(offsets[:-1].tolist(), offsets[1:].tolist())):
+        try:
+            words.append(data[a:b].decode("utf-8", "surrogatepass"))
+        except UnicodeDecodeError:
+            raise ReadError(f"{source}: word {i} (bytes {a}..{b}) is not UTF-8") from None
+    return words
 
 
 class EncodedCorpus:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .corpus import LineSentence
 from .errors import ParameterError
 from .parallel_read import count_and_encode_file
 from .training import distributed as _distributed, driver, engines
-from .training.plan import LearningRate
+from .training.plan import LearningRate, mix
 from .util import positive_int
 from .vectors import WordVectors
 from .vocab import Vocab
@@ -103,6 +103,14 @@ class Word2Vec:
         the model), or plain callables ``f(model)``, called at each epoch's end.
         As in gensim they run in the training this constructor starts; a later
         :meth:`train` runs those given to it.
+    compute_loss : bool
+        gensim's switch, kept as ``model.compute_loss``. It changes nothing: nsw2v
+        always computes the loss (the driver stops a diverging run on it), so
+        :meth:`get_latest_training_loss`, ``epoch_losses`` and ``loss_history``
+        are there either way, and ``False`` saves no time.
+    trim_rule : callable, optional
+        gensim's ``trim_rule(word, count, min_count)`` for this constructor's
+        :meth:`build_vocab` (not stored: it is code, and the model file holds none).
     """
 
     def __init__(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
@@ -114,7 +122,8 @@ class Word2Vec:
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
                  max_row_updates: Optional[int] = 64, workers: int = 1, verbose: bool = True,
-                 callbacks: Sequence[Any] = (), engine: Optional[str] = None, distributed: Any = None,
+                 callbacks: Sequence[Any] = (), engine: Optional[str] = None, compute_loss: bool = False,
+                 trim_rule: Optional[Callable] = None, distributed: Any = None,
                  sync_period: Optional[float] = 100_000):
         self.xp = backend.resolve_xp(xp)
         self.vector_size = vector_size
@@ -141,6 +150,7 @@ class Word2Vec:
         self.max_row_updates = max_row_updates
         self.workers = workers
         self.verbose = verbose
+        self.compute_loss = bool(compute_loss)
         self.callbacks = _checked_callbacks(callbacks)
         self._running: list = []                # the callbacks of the training under way
         self.sync_period = sync_period
@@ -152,13 +162,15 @@ class Word2Vec:
         self.words_trained = 0              # in-vocabulary words read, over all training
         self.epoch_losses: List[float] = []  # mean loss per training example, one per epoch
         self.loss_history: List[dict] = []  # one entry per reporting interval
+        self._loss_start = 0                # loss_history's first entry of the latest train() call
         self._wv: Optional[WordVectors] = None
+        self._syn1neg: Optional[np.ndarray] = None
         self._epoch_start = 0
         self._encoded = None                # (file key, EncodedCorpus) of the corpus_file the vocabulary came from
         if sentences is not None and corpus_file is not None:
             raise ValueError("give sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
-            self.build_vocab(sentences, corpus_file=corpus_file)
+            self.build_vocab(sentences, corpus_file=corpus_file, trim_rule=trim_rule)
             self.train(sentences, corpus_file=corpus_file, callbacks=self.callbacks)
 
     def _validate(self) -> None:
@@ -218,16 +230,52 @@ class Word2Vec:
         return _Pieces(sentences, self.max_sentence_length), "sentences"
 
     def build_vocab(self, corpus_iterable: Optional[Iterable[List[str]]] = None,
-                    corpus_file: Optional[str] = None) -> None:
-        """Count words, apply ``min_count``/``max_vocab_size``/``max_final_vocab``, and initialise the tables."""
+                    corpus_file: Optional[str] = None, update: bool = False,
+                    trim_rule: Optional[Callable] = None) -> None:
+        """Count words, apply ``min_count``/``trim_rule``/``max_vocab_size``/``max_final_vocab``, and initialise
+        the tables.
+
+        Parameters
+        ----------
+        corpus_iterable, corpus_file
+            The corpus, as for the constructor.
+        update : bool
+            gensim's online training: add this corpus's words to the vocabulary
+            instead of starting again. Words already there keep their vectors and
+            their counts grow by this corpus's; a new word joins when its count in
+            this corpus passes ``min_count`` (and ``trim_rule``), with its rows
+            initialised as the first ones were (input uniform in ``±0.5/H``, output
+            zero). The vocabulary stays sorted by count, so rows move (gensim
+            appends new words at the end); subsampling and the negatives follow the
+            summed counts. ``corpus_count`` and ``corpus_total_words`` become this
+            corpus's, so ``train(corpus, total_examples=model.corpus_count,
+            epochs=model.epochs)`` continues as in gensim. ``max_final_vocab``
+            bounds the first vocabulary only.
+        trim_rule : callable, optional
+            gensim's ``trim_rule(word, count, min_count)``, returning
+            :data:`~nsw2v.vocab.RULE_DISCARD`, :data:`~nsw2v.vocab.RULE_KEEP` or
+            :data:`~nsw2v.vocab.RULE_DEFAULT` (``min_count`` decides; also any other
+            value, ``None`` included), called once per distinct word.
+        """
         corpus, source = self._corpus(corpus_iterable, corpus_file)
+        if trim_rule is not None and not callable(trim_rule):
+            raise ParameterError(f"trim_rule={trim_rule!r} must be a callable trim_rule(word, count, min_count)")
+        if update:
+            if self._group is not None:
+                raise ParameterError("build_vocab(update=True) is not implemented on several processes (MPI): "
+                                     "build the vocabulary of the whole corpus, or distributed=False")
+            self._update_vocab(corpus, source, trim_rule)
+            return
+        counting = self.min_count if trim_rule is None else 1      # the rule sees every word
         encoded = None
         if corpus_file is not None and self.max_vocab_size is None:
             # one pass counts and keeps the corpus encoded; training then skips re-reading the file
-            self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source)
+            self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source, counting)
         else:
-            self.vocab = Vocab.build(corpus, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
-                                     source=source)
+            self.vocab = Vocab.build(corpus, min_count=counting, max_vocab_size=self.max_vocab_size,
+                                     source=source, trim_rule=trim_rule)
+        if trim_rule is not None:
+            self.vocab, encoded = self.vocab.filtered(self.min_count, trim_rule, encoded, source)
         if self.max_final_vocab is not None:
             self.vocab, encoded = self.vocab.trimmed(self.max_final_vocab, encoded)
         self._encoded = None if encoded is None else (_file_key(corpus_file), encoded)
@@ -249,15 +297,38 @@ class Word2Vec:
         self.W_in = ((rng.random((V, H), dtype=xp.float32) - 0.5) / H).astype(xp.float32)
         self.W_out = xp.zeros((V, H), dtype=xp.float32)
         self.epochs_trained = self.words_trained = 0
-        self._wv = None
+        self._wv = self._syn1neg = None
 
-    def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str):
+    def _update_vocab(self, corpus: Iterable[List[str]], source: str, trim_rule: Optional[Callable]) -> None:
+        """``build_vocab(update=True)``: the vocabulary grown by a corpus, the tables' rows moved with it."""
+        if self.vocab is None:
+            raise RuntimeError("build_vocab(update=True) adds to a vocabulary: build one first "
+                               "(build_vocab(corpus)), or Word2Vec.load a trained model")
+        counted = Vocab.build(corpus, min_count=1, max_vocab_size=self.max_vocab_size, source=source,
+                              trim_rule=trim_rule)
+        vocab, rows = self.vocab.updated(counted, self.min_count, trim_rule)
+        xp, H = self.xp, self.vector_size
+        moved = rows >= 0
+        fresh = int(np.count_nonzero(~moved))
+        at, came_from = xp.asarray(np.flatnonzero(moved)), xp.asarray(rows[moved])
+        rng = backend.make_rng(xp, mix(self.seed, len(self.vocab), len(vocab)))
+        W_in = xp.empty((len(vocab), H), dtype=xp.float32)
+        W_in[at] = self.W_in[came_from]
+        # the new words' rows start as the first rows did (build_vocab): input uniform in [-0.5/H, 0.5/H)
+        W_in[xp.asarray(np.flatnonzero(~moved))] = (rng.random((fresh, H), dtype=xp.float32) - 0.5) / H
+        W_out = xp.zeros((len(vocab), H), dtype=xp.float32)
+        W_out[at] = self.W_out[came_from]
+        self.vocab, self.W_in, self.W_out = vocab, W_in, W_out
+        self._encoded = None                # ids renumbered; the new corpus is read again each epoch
+        self._wv = self._syn1neg = None
+
+    def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str, min_count: int):
         """With ``NSW2V_FAST_GPU=1`` on CuPy the whole file is tokenised, counted and encoded on the
         device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
         does, ``Vocab.build_encoded`` reads it token by token, in ``workers`` processes when there
         are several (``nsw2v.parallel_read``); on several ranks, each counts its share and they merge."""
         if self._group is not None:
-            return self._group.count_and_encode(corpus, self.min_count, source)
+            return self._group.count_and_encode(corpus, min_count, source)
         if _array_reader(self.xp):
             limit = _DEVICE_TEXT_LIMIT
             free = backend.device_free_bytes(self.xp)
@@ -265,20 +336,21 @@ class Word2Vec:
                 limit = min(limit, free // ingest.DEVICE_BYTES_PER_TEXT_BYTE)
             try:
                 return ingest.count_and_encode(self.xp, ingest.read_bytes(corpus_file, limit),
-                                               self.min_count, self.max_sentence_length, source)
+                                               min_count, self.max_sentence_length, source)
             except ingest.Unsupported as why:
                 if self.verbose:
                     sys.stderr.write(f"reading {source} token by token: {why}\n")
         if self.workers > 1:                        # several processes: all of them read
-            return count_and_encode_file(corpus_file, self.min_count, self.max_sentence_length,
+            return count_and_encode_file(corpus_file, min_count, self.max_sentence_length,
                                          workers=self.workers, source=source)
-        return Vocab.build_encoded(corpus, min_count=self.min_count, source=source)
+        return Vocab.build_encoded(corpus, min_count=min_count, source=source)
 
     # ------------------------------------------------------------------ training
     def train(self, corpus_iterable: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
               total_examples: Optional[int] = None, total_words: Optional[int] = None,
               epochs: Optional[int] = None, start_alpha: Optional[float] = None,
-              end_alpha: Optional[float] = None, callbacks: Optional[Sequence[Any]] = None) -> "Word2Vec":
+              end_alpha: Optional[float] = None, callbacks: Optional[Sequence[Any]] = None,
+              compute_loss: Optional[bool] = None) -> "Word2Vec":
         """Train (or continue training) on a corpus with the built vocabulary.
 
         The learning rate falls linearly from ``start_alpha`` to ``end_alpha``
@@ -288,7 +360,9 @@ class Word2Vec:
         size of one pass when it is not the corpus the vocabulary was built on
         (``model.corpus_count``, ``model.corpus_total_words``); without them, one
         pass is taken to hold the vocabulary's words. ``callbacks`` run in this
-        call only (as in gensim). Returns the model.
+        call only (as in gensim). ``compute_loss``, when given, sets
+        ``model.compute_loss`` (which changes nothing: the loss is always kept).
+        Returns the model.
         """
         if self.vocab is None:
             raise RuntimeError("call build_vocab() before train(), or pass the corpus to Word2Vec(...)")
@@ -298,6 +372,8 @@ class Word2Vec:
         if corpus_file is not None and self._encoded is not None and self._encoded[0] == _file_key(corpus_file):
             encoded = self._encoded[1]
         epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
+        if compute_loss is not None:
+            self.compute_loss = bool(compute_loss)
         alpha = self.alpha if start_alpha is None else start_alpha
         min_alpha = self.min_alpha if end_alpha is None else end_alpha
         schedule = LearningRate(alpha, min_alpha, epochs * self._pass_words(total_examples, total_words))
@@ -307,6 +383,7 @@ class Word2Vec:
                 return encoded.iter_chunks(chunk_words)
             return self.vocab.iter_chunks(corpus, chunk_words)
 
+        self._loss_start = len(self.loss_history)
         done = driver.train(self, epoch_chunks, epochs, schedule, self._group)
         if done == 0:
             raise ValueError(f"{source}: no in-vocabulary words to train on")
@@ -332,8 +409,8 @@ class Word2Vec:
             if given < 1:
                 raise ValueError(f"{name}={given} must be >= 1")
             if counted:                     # the same share of in-vocabulary words as the counted corpus
-                return given * vocab.total_words / counted
-        return vocab.total_words
+                return given * vocab.corpus_words / counted
+        return vocab.corpus_words
 
     @property
     def rank(self) -> int:
@@ -356,7 +433,7 @@ class Word2Vec:
         self.epoch_losses.append(sum(h["loss"] * h["examples"] for h in history) / max(examples, 1))
         self._epoch_start = len(self.loss_history)
         self.epochs_trained += 1
-        self._wv = None
+        self._wv = self._syn1neg = None
         self._hook("on_epoch_end")
 
     # ------------------------------------------------------------------ results
@@ -370,10 +447,49 @@ class Word2Vec:
                                    counts=self.vocab.counts.copy())
         return self._wv
 
+    @property
+    def syn1neg(self) -> np.ndarray:
+        """The output table ``W_out`` under gensim's name: a read-only NumPy copy on the host, taken when
+        asked for after training, as :attr:`wv` is (on both backends, so a script reads it the same way;
+        assign ``model.W_out`` to change the model's)."""
+        if self.W_out is None:
+            raise RuntimeError("the model has no tables yet: build_vocab() or train first")
+        if self._syn1neg is None:
+            self._syn1neg = backend.to_numpy(self.W_out).copy()
+            self._syn1neg.flags.writeable = False
+        return self._syn1neg
+
+    def get_latest_training_loss(self) -> float:
+        """The loss summed over every example of the latest :meth:`train` call so far (gensim's call).
+
+        An example is a center word in CBOW and a (context, center) pair in
+        skip-gram; its loss is ``-log sigmoid(positive score) - sum(log sigmoid(-negative
+        score))``, so an untrained model adds ``(1 + negative) ln 2`` per example.
+        As gensim's, the value is a sum (it grows with the corpus) that starts
+        from 0 at each :meth:`train` call (the constructor's training is one), so
+        the loss of an epoch is the difference between two epochs' ends, read in
+        an ``on_epoch_end`` callback. Unlike gensim's (issues #2617, #2735, #2743)
+        it is added up in float64 across chunks and processes (gensim's float32
+        tally stops growing at 2**27), and it counts the examples whose scores lie
+        beyond the C tool's ``±6`` table (gensim leaves them out).
+        The mean per example is ``model.epoch_losses`` (per epoch) and
+        ``model.loss_history`` (per report). 0.0 before any training.
+        """
+        return float(sum(h["loss"] * h["examples"] for h in self.loss_history[self._loss_start:]))
+
+    @property
+    def running_training_loss(self) -> float:
+        """gensim's attribute: :meth:`get_latest_training_loss`."""
+        return self.get_latest_training_loss()
+
+    def __repr__(self) -> str:
+        vocab = 0 if self.vocab is None else len(self.vocab)
+        return f"{type(self).__name__}<vocab={vocab}, vector_size={self.vector_size}, alpha={self.alpha}>"
+
     _SETTINGS = ("vector_size", "window", "min_count", "max_vocab_size", "max_final_vocab", "sg", "negative",
                  "ns_exponent", "sample", "alpha", "min_alpha", "epochs", "batch_size", "sampler", "seed",
-                 "max_sentence_length", "chunk_words", "max_row_updates", "workers", "epochs_trained",
-                 "words_trained")
+                 "max_sentence_length", "chunk_words", "max_row_updates", "workers", "compute_loss",
+                 "epochs_trained", "words_trained")
 
     def save(self, path: str) -> None:
         """Save everything needed to continue training (a NumPy ``.npz`` file, written atomically)."""
@@ -382,6 +498,7 @@ class Word2Vec:
         state = {name: getattr(self, name) for name in self._SETTINGS}
         state["epoch_losses"] = self.epoch_losses
         state["loss_history"] = self.loss_history
+        state["loss_start"] = self._loss_start
         modelfile.write(path, state, self.vocab.to_arrays(), backend.to_numpy(self.W_in), backend.to_numpy(self.W_out))
 
     @classmethod
@@ -397,10 +514,32 @@ class Word2Vec:
         model.epochs_trained, model.words_trained = state["epochs_trained"], state["words_trained"]
         model.epoch_losses, model.loss_history = state["epoch_losses"], state["loss_history"]
         model._epoch_start = len(model.loss_history)
+        model._loss_start = state.get("loss_start", model._epoch_start)   # absent from older files
         return model
 
 
 _HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+
+
+class CallbackAny2Vec:
+    """gensim's base class for callbacks: its four hooks do nothing until a subclass overrides them.
+
+    gensim calls all four on every callback, so gensim scripts subclass it; here
+    a callback needs only the hooks it uses, and this class lets those scripts
+    run with their import changed.
+    """
+
+    def on_train_begin(self, model: "Word2Vec") -> None:
+        """Before the first epoch of a training."""
+
+    def on_epoch_begin(self, model: "Word2Vec") -> None:
+        """Before each epoch."""
+
+    def on_epoch_end(self, model: "Word2Vec") -> None:
+        """After each epoch (the loss of the epoch is in ``model.epoch_losses[-1]``)."""
+
+    def on_train_end(self, model: "Word2Vec") -> None:
+        """After the last epoch."""
 
 
 def _has_hook(callback: Any) -> bool:

@@ -86,7 +86,8 @@ def test_lookup(wv):
     np.testing.assert_array_equal(wv["queen"], np.array([1, 1, 1], dtype=np.float32))
     assert wv["queen"].dtype == np.float32
     np.testing.assert_array_equal(wv[["man", "apple"]], VECS[[0, 4]].astype(np.float32))
-    assert "king" in wv and "unicorn" not in wv and 3 not in wv
+    assert "king" in wv and "unicorn" not in wv
+    assert 3 in wv and 6 not in wv and -1 not in wv       # row numbers count as keys, as in gensim
     assert wv.get_index("apple") == 4
 
 
