@@ -52,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sync-period", default=None,
                         help="words of a rank (an integer) or seconds (a decimal); default: nsw2v's")
     parser.add_argument("--engine", default=None, help="nsw2v's engine (default: the backend's)")
+    parser.add_argument("--alpha", type=float, default=SETTINGS["alpha"], help="nsw2v's initial learning rate")
     parser.add_argument("--json", metavar="FILE", help="also save the rows as JSON")
     parser.add_argument("--train", metavar="DIR", help=argparse.SUPPRESS)   # one nsw2v training (a subprocess)
     parser.add_argument("--control", action="store_true", help=argparse.SUPPRESS)
@@ -83,7 +84,8 @@ def plain_copy(path: Path) -> Path:
 def train_nsw2v(args: argparse.Namespace) -> None:
     """One training (run under mpiexec or not); rank 0 writes the vectors and its figures into ``args.train``."""
     from nsw2v import Word2Vec
-    kwargs = dict(SETTINGS, epochs=args.epochs, workers=args.workers, engine=args.engine, verbose=False)
+    kwargs = dict(SETTINGS, epochs=args.epochs, workers=args.workers, engine=args.engine, verbose=False,
+                  alpha=args.alpha)
     if args.control:
         kwargs["sync_period"] = None
     elif args.sync_period is not None:
@@ -122,12 +124,17 @@ def run(name: str, args: argparse.Namespace, path: Path) -> dict:
           "--epochs", str(args.epochs)]
     if args.engine:
         me += ["--engine", args.engine]
+    me += ["--alpha", str(args.alpha)]
     if args.sync_period is not None:
         me += ["--sync-period", args.sync_period]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     label = {"ranks": f"nsw2v, {args.ranks} ranks x 1 process", "workers": f"nsw2v, 1 process x {args.workers} workers",
              "gensim": f"gensim 4, {args.workers} workers", "control": f"nsw2v, {args.ranks} ranks, averaged at "
                                                                        "epoch ends only (control)"}[name]
+    if name != "gensim" and args.alpha != SETTINGS["alpha"]:
+        label += f", alpha {args.alpha}"
+    if name == "ranks" and args.sync_period is not None:
+        label += f", sync every {args.sync_period}"
     start = time.time()
     if name == "gensim":
         stats = train_gensim(path, args.epochs, args.workers, out)

@@ -33,6 +33,7 @@ from _shared import CACHE, ROOT, corpus_path, machine, markdown_header, markdown
 H = 100                                         # vector_size
 LINKS = {"25 Gb/s": (25e9 / 8, 20e-6), "100 Gb/s": (100e9 / 8, 3e-6)}   # bandwidth (B/s), latency of a step (s)
 GPU_WORDS = 50e6                                # the issue's target for one GPU (an assumption)
+NVLINK = (150e9, 5e-6)                          # NCCL's bus bandwidth over NVLink in one node, a step's latency
 VOCAB = 292_000                                 # enwiki x6's vocabulary at min_count 5 (as the issue counts it)
 
 
@@ -118,25 +119,26 @@ def model_rows(measured: list, w: float) -> list:
     import numpy as np
     rows = np.array([m["rows"] for m in measured], dtype=float)
     local = np.array([m["sync_ms"] - m["allreduce_ms"] for m in measured]) / 1e3     # s, the work besides MPI
-    per_row_local = float(np.polyfit(rows, local, 1)[0])                              # s per row
+    per_row_local = max(0.0, float(np.polyfit(rows, local, 1)[0]))                    # s per row
     avg_rows = expected_rows(VOCAB)
     message = avg_rows * 2 * (H + 1) * 4                                              # bytes per sync
+    cases = [("CPU node", w, (2, 4, 8, 16, 32, 64), link, values, per_row_local * avg_rows)
+             for link, values in LINKS.items()]
+    # GPUs: one a node, rows staged through host memory over PCIe (25 GB/s each way); or 8 in one node averaged
+    # by NCCL over NVLink (bus bandwidth 150 GB/s assumed), no staging
+    staging = 2 * message / 25e9
+    cases += [("GPU", GPU_WORDS, (1, 2, 4, 8), link + ", host-staged", values, staging)
+              for link, values in LINKS.items()]
+    cases += [("GPU", GPU_WORDS, (1, 2, 4, 8), "NVLink, NCCL", NVLINK, 0.0)]
     out = []
-    for kind, speed, counts in (("CPU node", w, (2, 4, 8, 16, 32, 64)), ("GPU", GPU_WORDS, (1, 2, 4, 8))):
-        for link, (bandwidth, latency) in LINKS.items():
-            for p in counts:
-                if p == 1:
-                    t_sync = 0.0
-                else:
-                    staging = 2 * message / 25e9 if kind == "GPU" else 0.0   # GPU: PCIe down and up, 25 GB/s
-                    t_sync = (2 * (p - 1) * latency + 2 * (p - 1) / p * message / bandwidth
-                              + per_row_local * avg_rows * (kind == "CPU node") + staging)
-                need = 9 * speed * t_sync                                    # words a rank for 90%
-                for period in (10_000, 100_000, 1_000_000):
-                    efficiency = 1.0 if p == 1 else (period / speed) / (period / speed + t_sync)
-                    out.append({"kind": kind, "link": link, "nodes": p, "period": period, "sync_ms": 1e3 * t_sync,
-                                "efficiency": efficiency, "words_per_s": p * speed * efficiency,
-                                "period_for_90": need})
+    for kind, speed, counts, link, (bandwidth, latency), local_work in cases:
+        for p in counts:
+            t_sync = 0.0 if p == 1 else 2 * (p - 1) * latency + 2 * (p - 1) / p * message / bandwidth + local_work
+            for period in (10_000, 100_000, 1_000_000):
+                efficiency = (period / speed) / (period / speed + t_sync)
+                out.append({"kind": kind, "link": link, "nodes": p, "period": period, "sync_ms": 1e3 * t_sync,
+                            "efficiency": efficiency, "words_per_s": p * speed * efficiency,
+                            "period_for_90": 9 * speed * t_sync})
     return out
 
 

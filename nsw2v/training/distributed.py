@@ -17,14 +17,19 @@ What the ranks do
   words, counts, order and ``sentences_seen``. All ranks start from the same tables (the same seed).
 - **Train**: each rank trains its own copy of the tables on its part with the engine its backend chooses
   (NumPy processes or threads, or one GPU), the random draws of its chunks its own.
-- **Synchronise by averaging** (never summing, whose vectors grow without bound): every ``sync_period``
-  (in-vocabulary words of a rank, or seconds when a float) the ranks average both tables over the first rows
-  of the vocabulary, its most frequent words, with pWord2Vec's schedule (Ji et al. 2016): sync ``k`` averages
-  ``min(1024 * 2**z, V)`` rows, ``z`` the trailing zero bits of ``k`` (1024, 2048, 1024, 4096, ...: small
-  prefixes often, the whole table every ``V / 1024`` syncs). The prefix is contiguous: one collective call
-  for both tables. At each epoch's end the whole tables are averaged. The same call sums the ranks' word
-  counts: the learning rate falls with the global count (extrapolated between syncs as ``N`` times this
-  rank's words), and the loss and the progress line are global, printed once, by rank 0.
+- **Synchronise by averaging** (never summing: Spark's summed vectors grow without bound, SPARK-24666): every
+  ``sync_period`` (in-vocabulary words of a rank, or seconds when a float) the ranks average both tables over
+  the first rows of the vocabulary, its most frequent words, with pWord2Vec's schedule (Ji et al. 2016): sync
+  ``k`` averages ``min(1024 * 2**z, V)`` rows, ``z`` the trailing zero bits of ``k`` (1024, 2048, 1024, 4096,
+  ...: small prefixes often, the whole table every ``V / 1024`` syncs). A row takes the mean of the changes of
+  the ranks that changed it since the last sync: a rare word one rank trained keeps its change whole instead of
+  shrinking ``N``-fold at every sync. The prefix is contiguous: one collective call for both tables (the
+  largest prefixes in slices of :data:`SLICE_BYTES`). At each epoch's end the whole tables are averaged. The
+  first, small call of a sync sums the ranks' word counts: the learning rate falls with the global count
+  (extrapolated between syncs as ``N`` times this rank's words), and the loss and the progress line are
+  global, printed once, by rank 0. What averaging costs: a row all ranks train moves by the mean of their
+  changes, so an epoch on ``N`` ranks moves the frequent words about as far as ``1/N`` epoch of one process
+  (more epochs, or a larger ``alpha`` with few ranks, make up for it; see the README).
 - **Finish**: every rank holds the same tables; rank 0 writes the outputs (the CLI; scripts test
   ``model.rank == 0``), atomically.
 
@@ -65,8 +70,9 @@ __all__ = ["FIRST_PREFIX", "GlobalRate", "Group", "HostAverager", "NcclAverager"
 
 #: Rows averaged by the first sync and every other one (pWord2Vec's ``min_sync_words``).
 FIRST_PREFIX = 1024
-#: Bytes of table rows averaged per collective call (the epoch's end averages the tables in slices of this).
-SLICE_BYTES = 1 << 26
+#: Bytes of table rows averaged per collective call: the largest prefixes and the whole tables go in slices of
+#: this, which bounds the temporary memory of a sync (a few times this).
+SLICE_BYTES = 1 << 23
 #: The launchers' variables giving the number of processes started: MPICH/Intel MPI (Hydra, PMI), Open MPI,
 #: MVAPICH, Slurm's srun (set for the tasks of a step, not in a batch script).
 _LAUNCHER_SIZES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS")
@@ -197,6 +203,7 @@ class Group:
         self.MPI, self.comm = MPI, comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.host = socket.gethostname()
+        self.verbose = verbose
         self.timeout = float(os.environ.get("NSW2V_MPI_TIMEOUT", "600"))
         where = comm.allgather((self.host, os.getpid()))
         if verbose and self.rank == 0 and self.size > 1:      # maps the launcher's pids to ranks
@@ -235,7 +242,8 @@ class Group:
 
     def abort(self, message: str, code: int = 1) -> None:
         """One line on stderr, then stop every rank (``MPI_Abort``)."""
-        sys.stderr.write(f"nsw2v: error: rank {self.rank} of {self.size} ({self.host}): {message}; "
+        start = "\n" if self.verbose and self.rank == 0 else ""          # after rank 0's progress line
+        sys.stderr.write(f"{start}nsw2v: error: rank {self.rank} of {self.size} ({self.host}): {message}; "
                          "stopping all ranks, nothing written\n")
         sys.stderr.flush()
         self.comm.Abort(code)
