@@ -14,7 +14,7 @@ Runs, each a process of its own (``--runs``, comma-separated):
   control, which should score measurably worse and shows that the comparison can fail.
 
 Settings: vector_size 100, window 5, negative 5, sample 1e-3, min_count 5, CBOW, alpha 0.05, seed 1, on a
-decompressed copy of the corpus (made once under ``benchmarks/.cache``, not timed). Columns: analogy accuracy
+decompressed copy of the corpus (made once in the system's temporary folder, not timed). Columns: analogy accuracy
 on the 30,000 most frequent words (questions-words.txt) and WordSim-353 Spearman rho, both by
 ``nsw2v.evaluate``; training words per second (in-vocabulary words of all ranks over ``model.train_seconds``,
 the vocabulary excluded; gensim: its own count over its train() time); the whole run's wall seconds.
@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _shared import CACHE, ROOT, corpus_path, eval_files, evaluate_nsw2v, machine, markdown_header, markdown_row, \
+from _shared import ROOT, corpus_path, eval_files, evaluate_nsw2v, machine, markdown_header, markdown_row, \
     save_json
 
 COLUMNS = ["run", "epochs", "analogy acc (30k)", "WS-353 rho", "train words/s", "wall s", "loss (last epoch)"]
@@ -72,10 +72,10 @@ def plain_copy(path: Path) -> Path:
     with open(path, "rb") as fh:
         if fh.read(2) != b"\x1f\x8b":
             return path
-    CACHE.mkdir(exist_ok=True)
-    target = CACHE / (path.name[:-3] if path.name.endswith(".gz") else path.name + ".txt")
+    folder = Path(tempfile.gettempdir())                # not benchmarks/.cache, which is kept small
+    target = folder / ("nsw2v-" + (path.name[:-3] if path.name.endswith(".gz") else path.name + ".txt"))
     if not target.exists():
-        with gzip.open(path, "rb") as src, tempfile.NamedTemporaryFile(dir=CACHE, delete=False) as dst:
+        with gzip.open(path, "rb") as src, tempfile.NamedTemporaryFile(dir=folder, delete=False) as dst:
             shutil.copyfileobj(src, dst, 1 << 24)
         os.replace(dst.name, target)
     return target

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _shared import CACHE, ROOT, corpus_path, machine, markdown_header, markdown_row, save_json
+from _shared import ROOT, corpus_path, machine, markdown_header, markdown_row, save_json
 
 H = 100                                         # vector_size
 LINKS = {"25 Gb/s": (25e9 / 8, 20e-6), "100 Gb/s": (100e9 / 8, 3e-6)}   # bandwidth (B/s), latency of a step (s)
@@ -96,8 +96,7 @@ def rank_speed() -> float:
     """Training words/s of one process on the first 20 MB of enwiki (one epoch, the default engine)."""
     import gzip
     from nsw2v import Word2Vec
-    CACHE.mkdir(exist_ok=True)
-    part = CACHE / "enwiki-20MB.txt"
+    part = Path(tempfile.gettempdir()) / "nsw2v-enwiki-20MB.txt"       # not benchmarks/.cache: kept small
     if not part.exists():
         with gzip.open(corpus_path("enwiki"), "rb") as fh:
             part.write_bytes(fh.read(20_000_000))

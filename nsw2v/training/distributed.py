@@ -125,6 +125,16 @@ def prefix_rows(sync: int, vocab_size: int, first: int = FIRST_PREFIX) -> int:
     return min(first << zeros, vocab_size)
 
 
+_MIX = np.random.default_rng(20261207).integers(1, 1 << 63, size=4096, dtype=np.uint64) | np.uint64(1)
+
+
+def fingerprint(xp: Any, rows: Any) -> Any:
+    """A 64-bit fingerprint of each row of float32 ``rows`` (``(..., H)``, ``H <= 4096``): its bits times odd
+    constants, summed modulo 2**64. A change of any bits of a row changes it, but for a chance of 2**-64."""
+    mix = xp.asarray(_MIX[:rows.shape[-1]])
+    return (xp.ascontiguousarray(rows).view(xp.uint32).astype(xp.uint64) * mix).sum(axis=-1, dtype=xp.uint64)
+
+
 class GlobalRate(LearningRate):
     """``schedule`` over the words of all ranks, asked with this rank's words.
 
@@ -357,11 +367,11 @@ class Sync:
         self.logged = time.monotonic()
         self.settled = False                        # an error every rank raised together
         self.progress = Progress(schedule.total) if model.verbose and group.rank == 0 else None
-        # the tables as of the last sync, the same on every rank (they start equal: the same seed, or the
-        # whole tables averaged at the last epoch's end), where the averager works (host memory unless NCCL)
+        # a fingerprint of each row as of the last sync (the same on every rank: the tables start equal, the same
+        # seed or the last epoch's end), to tell the rows this rank changed since; where the averager works
         stage = group.averager.xp
-        self.last = tuple(stage.array(backend.to_numpy(t) if stage is np else t, dtype=stage.float32)
-                          for t in (model.W_in, model.W_out))
+        self.marks = stage.stack([fingerprint(stage, stage.asarray(backend.to_numpy(t) if stage is np else t))
+                                  for t in (model.W_in, model.W_out)])       # (2, V) uint64
 
     def tick(self, words: float, lr: float, acc: Any) -> None:
         """Sync when ``sync_period`` has passed since the last one."""
@@ -435,11 +445,12 @@ class Sync:
     def _average(self, rows: int, exact: bool) -> None:
         """Average the first ``rows`` rows of both tables over the ranks, in slices of at most ``SLICE_BYTES``.
 
-        A row takes its value at the last sync (``self.last``, the same on every rank) plus the mean of the
-        changes of the ranks that changed it since: a row only one rank trained keeps that rank's change whole
-        (averaged with the others' untouched copies it would shrink ``size``-fold at every sync), a row all
-        trained takes the mean of the ranks' values; never more than one rank's change, never a sum. The
-        changes and a changed-or-not column go in one collective call for both tables.
+        A row takes the mean of its values on the ranks that changed it since the last sync (told by a
+        fingerprint of each row, kept from the last sync: no copy of the tables), which is its value then
+        plus the mean of their changes; a row no rank changed stays. So a row only one rank trained keeps
+        that rank's change whole (averaged with the others' untouched copies it would shrink ``size``-fold
+        at every sync), a row all trained takes the mean of the ranks' values; never a sum. The rows and a
+        changed-or-not column go in one collective call for both tables.
 
         ``exact``: the tables take the new values (the epoch's end, when no training runs). Otherwise they
         take the new values plus what threads still training (Hogwild engines) wrote while the collective ran
@@ -448,7 +459,6 @@ class Sync:
             return
         model = self.model
         W_in, W_out = model.W_in, model.W_out
-        last_in, last_out = self.last
         width = W_in.shape[1]
         xp, stage = backend.get_array_module(W_in), self.group.averager.xp
         step = max(1, SLICE_BYTES // (2 * (width + 1) * 4))
@@ -456,12 +466,13 @@ class Sync:
             hi = min(rows, lo + step)
             snapshot = xp.stack((W_in[lo:hi], W_out[lo:hi]))           # (2, n, H)
             staged = backend.to_numpy(snapshot) if stage is np else snapshot
-            last = stage.stack((last_in[lo:hi], last_out[lo:hi]))
-            change = staged - last
-            changed = (change != 0).any(axis=2, keepdims=True).astype(stage.float32)  # (2, n, 1)
-            total = self.group.averager.sum(stage.concatenate((change, changed), axis=2))   # (2, n, H + 1)
-            new = last + total[..., :width] / stage.maximum(total[..., width:], 1)
-            last_in[lo:hi], last_out[lo:hi] = new[0], new[1]
+            changed = fingerprint(stage, staged) != self.marks[:, lo:hi]                 # (2, n)
+            mine = stage.where(changed[..., None], staged, stage.float32(0))
+            total = self.group.averager.sum(stage.concatenate((mine, changed[..., None].astype(stage.float32)),
+                                                              axis=2))                  # (2, n, H + 1)
+            count = total[..., width:]
+            new = stage.where(count > 0, total[..., :width] / stage.maximum(count, 1), staged)
+            self.marks[:, lo:hi] = fingerprint(stage, new)
             new = xp.asarray(new)
             if exact:
                 W_in[lo:hi], W_out[lo:hi] = new[0], new[1]
