@@ -1,33 +1,35 @@
-"""Where one epoch of training spends its time: reading, encoding, planning, steps.
+"""Where one epoch's time goes, end to end: decompress, count, encode, train; the training alone; memory.
 
-    python benchmarks/profile_train.py --corpus enwiki                   # NumPy
-    GPU=1 python benchmarks/profile_train.py --corpus enwiki --xp cupy   # CuPy (device synchronised)
+    python benchmarks/profile_train.py --corpus enwiki                        # NumPy (the CPU's engine)
+    NSW2V_FAST_GPU=1 python benchmarks/profile_train.py --corpus enwiki --xp cupy [--sg 1]
+    NSW2V_FAST_GPU=1 python benchmarks/profile_train.py --xp cupy --streams 4096,1024,16384 --evaluate --json p.json
 
-Phases, each timed on its own (same settings as the peers' comparison, CBOW unless
-``--sg 1``):
+For each ``--streams`` value (the CUDA engine's streams in flight; ``default`` for the engine's own) a
+fresh model, same seed and settings as the peers' comparison (CBOW unless ``--sg 1``), is built and
+trained for ``--epochs``, every phase timed on its own with the device synchronised at its end:
 
-- ``read``: ``Word2Vec.build_vocab``: one pass that counts and keeps the corpus
-  encoded (on CuPy the file is tokenised on the device, ``nsw2v.ingest``);
-- ``plan`` and ``steps`` on the first ``--chunks`` chunks: subsampling, windows and
-  the chunk's negatives, then the training steps alone, with the device synchronised after each phase (on
-  CuPy also the host's share of the steps' time: how long Python took to issue them, and for one step
-  and its pieces, the fused kernel and the two scatters, the device's own time, all calls queued behind
-  a wait kernel so that no launch gap counts, beside the host's time to issue them);
-- ``train``: one whole epoch of ``Word2Vec.train`` (its reader thread overlaps
-  encoding with the steps), then the functions that took the most time in it
-  (``cProfile``; on CuPy this is host time, the device work is asynchronous).
-  The epoch trains on the kept encoding, as ``Word2Vec(corpus_file=...)`` does.
+- ``decompress``, ``count``, ``encode``: ``Word2Vec.build_vocab``. On the device reader's path (CuPy with
+  ``NSW2V_FAST_GPU=1``) a thread reads and gunzips the file piece by piece (``ingest.read_pieces``) while
+  the device tokenises, hashes and counts the piece before (``count``, the gunzipping included), then the
+  device encodes (``encode``); ``decompress`` is the same reading timed alone beforehand, the bound the
+  reading cannot beat. On the Python reader's path the three are one pass, shown as ``read``;
+- ``train alone``: one epoch of the engine on chunks already prepared (on the device with CuPy:
+  subsampled, ids kept), on copies of the tables: the training's own rate (the issue's 50M words/s);
+- ``train``: ``Word2Vec.train`` for ``--epochs``, its reader thread preparing the next chunk as one trains.
+
+On CuPy it also reports the memory CuPy's pool held at most: during reading (just before the reader
+gives its temporaries back) and since. With ``--evaluate``, each model's analogy accuracy (30k words) and
+WordSim-353 rho. ``--json`` saves one row per model.
 """
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
+import datetime
+import shlex
 import sys
 import time
 
-from _shared import corpus_path, machine
+from _shared import corpus_path, evaluate_nsw2v, machine, save_json
 
 
 def main(argv=None) -> None:
@@ -35,143 +37,123 @@ def main(argv=None) -> None:
     parser.add_argument("--corpus", default="enwiki", help="ptb, enwiki or a path")
     parser.add_argument("--xp", default=None, help="numpy or cupy (default: GPU=... decides)")
     parser.add_argument("--sg", type=int, choices=(0, 1), default=0)
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--chunks", type=int, default=3, help="chunks timed step by step")
-    parser.add_argument("--top", type=int, default=15, help="functions listed from the profile")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--engine", default=None, help="array, numba or cuda (default: the backend's)")
+    parser.add_argument("--streams", default="default",
+                        help="comma-separated streams in flight for the CUDA engine ('default': its own)")
+    parser.add_argument("--evaluate", action="store_true", help="analogy accuracy and WordSim-353 of each model")
+    parser.add_argument("--json", metavar="FILE", help="also save the rows as JSON")
     args = parser.parse_args(argv)
 
-    from nsw2v import Word2Vec, backend
-    from nsw2v.corpus import LineSentence
-    from nsw2v.training.array_engine import ArrayEngine
-    from nsw2v.training.engines import Accumulator
-    from nsw2v.training.plan import LearningRate
-
+    from nsw2v import backend
     xp = backend.resolve_xp(args.xp)
     path = str(corpus_path(args.corpus))
-    print(f"{machine()}; backend {xp.__name__}; corpus {path}")
-    print(f"command: python {' '.join(sys.argv)}\n")
-
-    def timed(name, fn):
-        backend.synchronize(xp)
-        start = time.perf_counter()
-        out = fn()
-        backend.synchronize(xp)
-        seconds = time.perf_counter() - start
-        print(f"{name:28s} {seconds:8.3f} s", flush=True)
-        return out, seconds
-
-    model = Word2Vec(sg=args.sg, epochs=1, batch_size=args.batch_size, xp=xp, verbose=False)
-    _, t_vocab = timed("read: count + encode", lambda: model.build_vocab(corpus_file=path))
-    vocab = model.vocab
-    if model._encoded is not None:
-        chunks = model._encoded[1].iter_chunks(model.chunk_words)
-    else:
-        chunks = vocab.iter_chunks(LineSentence(path), model.chunk_words)
-    job = ArrayEngine(model, LearningRate(model.alpha, model.min_alpha, vocab.total_words))
-    t_plan = t_steps = t_issue = 0.0
-    words = steps = 0
-    for number in range(args.chunks):
-        ids, sid = next(chunks, (None, None))
-        if ids is None:
-            break
-        plan, seconds = timed(f"plan chunk {number}", lambda: job.prepare(0, number, ids, sid))
-        t_plan += seconds
-        acc = Accumulator()
-
-        def run_steps():
-            start = time.perf_counter()
-            for j in range(len(plan.bounds) - 1):
-                acc.add(*job.step(plan, int(plan.bounds[j]), int(plan.bounds[j + 1]), 0.01))
-            return time.perf_counter() - start, backend.to_float(acc.loss)
-        (issue, _), seconds = timed(f"steps chunk {number}", run_steps)
-        t_steps += seconds
-        t_issue += issue
-        words += len(ids)
-        steps += len(plan.bounds) - 1
-    print(f"\nper 1M words: read {t_vocab / vocab.total_words * 1e6:.3f} s, plan {t_plan / words * 1e6:.3f} s, "
-          f"steps {t_steps / words * 1e6:.3f} s ({t_steps / steps * 1e3:.2f} ms per step of "
-          f"{model.batch_size} centers); steps alone: {words / t_steps / 1e6:.2f}M words/s")
     if backend.is_cupy(xp):
-        # Python issuing the steps took this much of their time; near all of it, the device waits on the
-        # host (launches, or syncs inside a step); far less, the host waits on the device's kernels.
-        print(f"host time issuing the steps: {t_issue:.3f} s of {t_steps:.3f} s")
-        step_pieces(xp, job, plan, args.sg)
-    print()
-
-    profile = cProfile.Profile()
-    profile.enable()
-    _, t_train = timed("train (one epoch)", lambda: model.train(corpus_file=path, epochs=1))
-    profile.disable()
-    print(f"train: {vocab.total_words / t_train / 1e6:.2f}M words/s; "
-          f"with the count pass: {vocab.total_words / (t_train + t_vocab) / 1e6:.2f}M words/s\n")
-    out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
-    print(out.getvalue())
+        xp.zeros(1)                                       # CuPy imported and the GPU started before the clocks
+        backend.synchronize(xp)
+    print(f"{machine()}; backend {xp.__name__}; corpus {path}; {datetime.date.today()}")
+    print(f"command: python {shlex.join(sys.argv)}\n", flush=True)
+    rows = []
+    for streams in args.streams.split(","):
+        rows.append(profile(xp, path, args, None if streams == "default" else int(streams)))
+    save_json(args.json, rows, corpus=path, machine=machine(), date=str(datetime.date.today()),
+              command=shlex.join(["python"] + sys.argv))
 
 
-# Holds the device for a given number of clock cycles, so that the work queued behind it is all issued
-# before any of it runs: the time between two events around that work is then the device's own.
-_SPIN = r"""
-extern "C" __global__ void spin(const long long cycles) {
-    long long start = clock64();
-    while (clock64() - start < cycles) {}
-}
-"""
+def profile(xp, path: str, args, streams) -> dict:
+    """One model's phases (printed as they end); returns its row."""
+    from nsw2v import Word2Vec, backend, ingest
+    from nsw2v.training import engines
+    from nsw2v.training.plan import LearningRate
 
+    row = {"model": "skip-gram" if args.sg else "CBOW", "epochs": args.epochs}
+    pool = xp.get_default_memory_pool() if backend.is_cupy(xp) else None
+    clock = [time.perf_counter()]
 
-def step_pieces(xp, job, plan, sg: int, repeat: int = 20) -> None:
-    """Device and host time of one step and of its pieces (the kernels path: fused scores, two scatters)."""
-    if len(plan.bounds) < 2:
-        return
-    model = job.model
-    tables = model.W_in, model.W_out
-    model.W_in, model.W_out = model.W_in.copy(), model.W_out.copy()     # the pieces update copies
+    def lap(name: str) -> float:
+        backend.synchronize(xp)
+        now = time.perf_counter()
+        seconds, clock[0] = now - clock[0], now
+        row[f"{name.replace(' ', '_')}_seconds"] = seconds
+        if pool is not None:                               # the pool keeps what it took: its size is its peak
+            key = "pool_peak_read_mib" if name in ("count", "encode") else "pool_peak_train_mib"
+            row[key] = max(row.get(key, 0.0), pool.total_bytes() / 2**20)
+        print(f"  {name:22s} {seconds:8.3f} s", flush=True)
+        return seconds
+
+    alpha = 0.025 if args.sg else 0.05
+    model = Word2Vec(vector_size=100, window=5, min_count=5, sg=args.sg, negative=5, sample=1e-3, alpha=alpha,
+                     min_alpha=1e-4, epochs=args.epochs, seed=1, xp=xp, verbose=False, engine=args.engine)
+    model.streams = streams
+    array_reader = backend.is_cupy(xp) and backend.fast_gpu()
+    if array_reader:                                       # the gunzipping alone: what reading cannot beat
+        clock[0] = time.perf_counter()
+        sum(piece.size for piece in ingest.read_pieces(path))
+        lap("decompress")
+    count = ingest.count_and_encode
+    ingest.count_and_encode = lambda *a, **k: count(*a, phase=lap, **k)
     try:
-        _time_pieces(xp, job, plan, sg, repeat)
+        clock[0] = time.perf_counter()
+        start = clock[0]
+        model.build_vocab(corpus_file=path)
+        if "count_seconds" not in row:
+            lap("read")                                    # the Python reader: one pass
+    finally:
+        ingest.count_and_encode = count
+    row["vocabulary_seconds"] = time.perf_counter() - start
+    if pool is not None:
+        pool.free_all_blocks()
+    words = model.vocab.total_words
+    engine_name = engines.choose(model)
+    row.update(engine=engine_name, words=words, vocab_size=len(model.vocab), raw_words=model.vocab.raw_words)
+    print(f"{row['model']}, engine {engine_name}, {words:,} words, streams "
+          f"{getattr(model, 'streams', None) or 'default'}")
+
+    # the training alone: an epoch's chunks prepared first, then trained, on copies of the tables
+    tables = model.W_in, model.W_out
+    model.W_in, model.W_out = model.W_in.copy(), model.W_out.copy()
+    try:
+        engine = engines.make(model, LearningRate(model.alpha, model.min_alpha, words))
+        if hasattr(engine, "streams"):
+            row["streams"] = engine.streams
+        chunks = model._encoded[1].iter_chunks(model.chunk_words)
+        prepared = [(len(ids), engine.prepare(0, number, ids, sid)) for number, (ids, sid) in enumerate(chunks)]
+        if getattr(engine, "side", None) is not None:
+            engine.side.synchronize()                      # the CUDA engine prepares on a stream of its own
+        backend.synchronize(xp)
+        acc, done = engines.Accumulator(), 0
+        clock[0] = time.perf_counter()
+        for raw, item in prepared:
+            engine.train(item, raw, done, acc)
+            done += raw
+        alone = lap("train alone")
+        row["train_alone_words_per_s"] = done / alone
+        del prepared, engine
     finally:
         model.W_in, model.W_out = tables
+    if pool is not None:
+        pool.free_all_blocks()
 
-
-def _time_pieces(xp, job, plan, sg: int, repeat: int) -> None:
-    import numpy as np
-    from nsw2v import backend
-    from nsw2v.steps import _sorted_rows
-
-    W_in, W_out = job.model.W_in, job.model.W_out
-    j = (len(plan.bounds) - 1) // 2
-    lo, hi = int(plan.bounds[j]), int(plan.bounds[j + 1])
-    centers, ctx, valid, negatives = plan.centers[lo:hi], plan.ctx[lo:hi], plan.valid[lo:hi], plan.negatives[lo:hi]
-    name = "skipgram" if sg else "cbow"
-    pieces = {"step": lambda: job.step(plan, lo, hi, 0.01)}
-    fused = backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives, 0.01, job.skip_hits)
-    if fused is not None:
-        dh, d_out, _ = fused
-        out_rows, in_rows = plan.rows(lo, hi) or _sorted_rows(xp, W_out, centers, ctx, valid, negatives)
-        n_inputs = xp.broadcast_to(valid.sum(axis=1)[:, None], d_out.shape[:2]) if sg else None
-        pieces.update({
-            "scores (fused kernel)": lambda: backend.fused_scores(name, W_in, W_out, centers, ctx, valid, negatives,
-                                                                  0.01, job.skip_hits),
-            "scatter to W_out": lambda: job.scatter(W_out, out_rows, d_out, n_inputs),
-            "scatter to W_in": lambda: job.scatter(W_in, in_rows, dh)})
-    spin = xp.RawKernel(_SPIN, "spin")
-    print(f"\none step of {hi - lo} centers and its pieces, {repeat} calls each (device time measured with "
-          f"all calls queued behind a wait):")
-    for label, piece in pieces.items():
-        piece()
-        backend.synchronize(xp)
-        start, end = xp.cuda.Event(), xp.cuda.Event()
-        spin((1,), (1,), (np.int64(200_000_000),))                    # about 0.1 s
-        start.record()
-        t0 = time.perf_counter()
-        for _ in range(repeat):
-            piece()
-        host = (time.perf_counter() - t0) / repeat
-        end.record()
-        end.synchronize()
-        device = xp.cuda.get_elapsed_time(start, end) / repeat / 1e3
-        late = " (issued slower than the wait lasts: device time includes waits on the host)" \
-            if host * repeat > 0.08 else ""
-        print(f"  {label:24s} device {device * 1e3:7.3f} ms, host {host * 1e3:7.3f} ms per call{late}")
+    clock[0] = time.perf_counter()
+    model.train(corpus_file=path, epochs=args.epochs)
+    train = lap("train")
+    row["train_words_per_s"] = words * args.epochs / train
+    row["end_to_end_seconds"] = row["vocabulary_seconds"] + train
+    row["end_to_end_words_per_s"] = model.vocab.raw_words * args.epochs / row["end_to_end_seconds"]
+    print(f"  training alone {row['train_alone_words_per_s'] / 1e6:.2f}M words/s; train() "
+          f"{row['train_words_per_s'] / 1e6:.2f}M words/s; end to end {row['end_to_end_seconds']:.2f} s, "
+          f"{row['end_to_end_words_per_s'] / 1e6:.2f}M corpus words/s", flush=True)
+    if "decompress_seconds" in row:
+        print(f"  bound: gunzipping alone takes {row['decompress_seconds']:.2f} s, "
+              f"{row['decompress_seconds'] / row['end_to_end_seconds']:.0%} of the end-to-end time; reading "
+              f"(build_vocab) took {row['vocabulary_seconds']:.2f} s")
+    if pool is not None:
+        print(f"  CuPy's pool held at most {row.get('pool_peak_read_mib', 0):.0f} MiB while reading, "
+              f"{row['pool_peak_train_mib']:.0f} MiB while training")
+    if args.evaluate:
+        row["analogy_acc"], row["wordsim_rho"] = evaluate_nsw2v(model.wv)
+        print(f"  analogy {row['analogy_acc']:.1%}, WordSim-353 rho {row['wordsim_rho']:.3f}", flush=True)
+    return row
 
 
 if __name__ == "__main__":

@@ -173,6 +173,13 @@ def device_free_bytes(xp: ModuleType) -> Optional[int]:
     return int(free) + int(xp.get_default_memory_pool().free_bytes())
 
 
+def free_pool(xp: ModuleType) -> None:
+    """Give the blocks CuPy's memory pool keeps for reuse back to the device (no-op on NumPy): after a phase
+    whose temporaries dwarf what follows, such as reading a corpus on the device."""
+    if is_cupy(xp):
+        xp.get_default_memory_pool().free_all_blocks()
+
+
 def nccl(xp: ModuleType) -> Optional[ModuleType]:
     """CuPy's NCCL bindings (``cupy.cuda.nccl``) when ``xp`` is CuPy and NCCL loads, else ``None``
     (for averaging tables between GPUs in ``nsw2v.training.distributed``)."""
@@ -216,18 +223,9 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
     The cap's hit counts are one ``bincount``.
     CuPy: ``cupy.add.at`` adds floats atomically in an order that changes from
     run to run, so float tables go through :func:`segment_scatter_add` (the
-    same seed then gives the same vectors); with ``NSW2V_FAST_GPU=1``, two
-    kernels (:data:`_SORTED_SCATTER`) instead sum each run of equal ids in a
-    fixed order, tile by tile, count its hits, cap and add it to its row: one
-    writer per row, no atomics; ``ids`` may then be :class:`SortedIds` (a
-    step's entries sorted ahead with its plan). Integer tables, whose sums do
-    not depend on the order, use ``cupy.add.at``.
+    same seed then gives the same vectors). Integer tables, whose sums do not
+    depend on the order, use ``cupy.add.at``.
     """
-    if _kernel_table(table):
-        _sorted_scatter(get_array_module(table), table, ids, values, cap, weights)
-        return
-    if isinstance(ids, SortedIds):
-        raise TypeError("SortedIds are for the scatter kernels (CuPy, NSW2V_FAST_GPU=1, float tables)")
     if isinstance(table, np.ndarray):
         ids = np.asarray(ids).ravel()
         values = np.asarray(values, dtype=table.dtype).reshape((ids.size,) + table.shape[1:])
@@ -265,113 +263,6 @@ def scatter_add(table: Any, ids: Any, values: Any, cap: Optional[float] = None, 
 _PAIRS = {np.float32: np.complex64, np.float64: np.complex128}
 
 
-def _kernel_table(table: Any) -> bool:
-    """Whether :func:`scatter_add` on ``table`` goes to the sorted-run kernels."""
-    return not isinstance(table, np.ndarray) and table.dtype in (np.float32, np.float64) \
-        and table.flags.c_contiguous and fast_gpu()
-
-
-def _sorted_scatter(xp: ModuleType, table: Any, ids: Any, values: Any, cap: Optional[float], weights: Any) -> None:
-    """:func:`scatter_add` by the sorted-run kernels (float, C-contiguous ``table``; ``ids`` 1-D or :class:`SortedIds`).
-
-    The entries are sorted by row (here, or ahead by :class:`StepSort`) and cut
-    into tiles of :data:`SCATTER_TILE`: ``scatter_tiles`` sums each run's part
-    within a tile, ``scatter_runs`` adds a run's tile sums in a fixed order and
-    applies the sum to its row. No thread walks a whole run: on a real plan of
-    16,384 centers a step's longest run is 1,300-1,400 entries of W_out and about
-    2,000 of W_in (the most frequent words), which one thread would sum one
-    dependent memory read at a time.
-    """
-    if not isinstance(ids, SortedIds):
-        ids = SortedIds.of(xp, ids)
-    sorted_ids, order, base = ids.sorted_ids, ids.order, ids.base
-    n, dim = int(sorted_ids.size), math.prod(table.shape[1:])
-    value_rows = values.size // dim
-    group = ids.group(value_rows)
-    if n == 0:
-        return
-    values = _as(xp, values.reshape(value_rows, dim), table.dtype)
-    weighted = cap is not None and weights is not None
-    weights = _as(xp, weights.ravel(), xp.float64) if weighted else xp.empty(0, xp.float64)   # unread
-    part, part_hits = xp.empty((n, dim), dtype=table.dtype), xp.empty(n, dtype=xp.float64)
-    tiles, tile = -(-n // SCATTER_TILE), np.int64(SCATTER_TILE)
-    tiles_kernel, runs_kernel = _sorted_scatter_kernels(table.dtype)
-    tiles_kernel(((tiles * dim + 255) // 256,), (256,),
-                 (sorted_ids, order, base, np.int64(group), values, weights, np.int32(weighted), part, part_hits,
-                  np.int64(n), np.int64(dim), tile))
-    runs_kernel(((n * dim + 255) // 256,), (256,),
-                (sorted_ids, part, part_hits, table, np.int64(n), np.int64(dim), tile,
-                 np.float64(0.0 if cap is None else cap)))
-
-
-class SortedIds:
-    """A step's entries of an ``(rows, width)`` id matrix, sorted by id (:meth:`StepSort.step`).
-
-    ``sorted_ids[i]`` is the step's flat entry ``order[i] - base`` (``order``
-    counts from the chunk's first entry, ``base`` is the step's); entries left
-    out by the sort's mask are not there. The values scattered with it have one
-    row per entry, or one per id row, shared by the row's ``width`` entries.
-    """
-
-    __slots__ = ("sorted_ids", "order", "base", "rows", "width")
-
-    def __init__(self, sorted_ids: Any, order: Any, base: int, rows: int, width: int):
-        self.sorted_ids, self.order, self.base = sorted_ids, order, np.int64(base)
-        self.rows, self.width = rows, width
-
-    @classmethod
-    def of(cls, xp: ModuleType, ids: Any) -> "SortedIds":
-        """Ids sorted here, one step of width 1 (what :class:`StepSort` does ahead for a chunk)."""
-        ids = _as(xp, ids.ravel(), xp.int32)                    # row ids fit int32; the plan's already are
-        order = xp.argsort(ids) if ids.size else xp.zeros(0, dtype=xp.int64)
-        return cls(ids[order], order, 0, int(ids.size), 1)
-
-    def group(self, value_rows: int) -> int:
-        """How many entries share a row of values: 1, or ``width`` when there is a row per id row."""
-        if value_rows == self.rows * self.width:
-            return 1
-        if value_rows == self.rows:
-            return self.width
-        raise ValueError(f"{value_rows} rows of values for {self.rows} x {self.width} ids")
-
-
-class StepSort:
-    """The entries of a chunk's ``(m, w)`` id matrix sorted by (step, id), once a chunk.
-
-    Step ``j`` trains rows ``bounds[j]:bounds[j + 1]``; :meth:`step` gives its
-    entries as :class:`SortedIds`, so the sorted-run scatter kernels need no sort
-    of their own: one sort a chunk instead of two a step (on CuPy a sort is a
-    handful of launches and allocations). Entries where ``mask`` is false (a
-    window's padding slots) are left out.
-    """
-
-    def __init__(self, xp: ModuleType, ids: Any, bounds: np.ndarray, vocab_size: int, mask: Any = None):
-        self.width, self.bounds = int(ids.shape[1]), np.asarray(bounds)
-        if ids.shape[0] == 0:                   # a chunk that planned no center: no sort on empty arrays
-            self.order, self.sorted_ids = xp.zeros(0, dtype=xp.int64), xp.zeros(0, dtype=xp.int32)
-            self.starts = np.zeros(len(self.bounds), dtype=np.int64)
-            return
-        steps = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
-        key_type = np.int32 if (len(bounds) + 1) * (vocab_size + 1) < 2**31 else np.int64
-        steps = xp.asarray(steps.astype(key_type))
-        key = (steps[:, None] * key_type(vocab_size) + ids.astype(key_type)).ravel()
-        if mask is None:
-            self.order = xp.argsort(key)
-            self.starts = self.bounds.astype(np.int64) * self.width
-        else:
-            kept = xp.flatnonzero(mask)
-            self.order = kept[xp.argsort(key[kept])]
-            before = xp.concatenate([xp.zeros(1, dtype=xp.int64), xp.cumsum(mask.sum(axis=1), dtype=xp.int64)])
-            self.starts = to_numpy(before[xp.asarray(self.bounds)])      # kept entries before each step's rows
-        self.sorted_ids = ids.ravel()[self.order].astype(xp.int32, copy=False)
-
-    def step(self, lo: int, hi: int) -> SortedIds:
-        """The entries of rows ``lo:hi`` (rows on the chunk's step bounds)."""
-        first, last = np.searchsorted(self.bounds, [lo, hi])
-        a, b = int(self.starts[first]), int(self.starts[last])
-        return SortedIds(self.sorted_ids[a:b], self.order[a:b], int(lo) * self.width, int(hi) - int(lo), self.width)
-
-
 def _cap_scale(xp: ModuleType, table: Any, hits: Any, cap: float) -> Any:
     """Each entry's factor ``min(1, cap / hits of its row)``, shaped to multiply its values."""
     scale = (cap / xp.maximum(hits, cap)).astype(table.dtype)
@@ -381,13 +272,21 @@ def _cap_scale(xp: ModuleType, table: Any, hits: Any, cap: float) -> Any:
 def fast_gpu() -> bool:
     """Whether ``NSW2V_FAST_GPU=1`` turns on the GPU paths not yet measured on a GPU.
 
-    They are: the device reader (``nsw2v.ingest``), the fused CBOW and
-    skip-gram kernels (:func:`fused_scores`) and the sorted-run scatter kernels. Their logic is
-    tested on the CPU (the kernels' CUDA source compiled for the CPU, the
-    reader on NumPy); until a GPU session has run the test suite and the
+    They are: the device reader (``nsw2v.ingest``) and the CUDA engine, which
+    walks the corpus in order (``nsw2v.training.cuda_engine``). Their logic is
+    tested on the CPU (the reader on NumPy, the kernels' CUDA source run on the
+    CPU by a warp emulator); until a GPU session has run the test suite and the
     benchmarks with them, CuPy keeps the array code measured on an H200.
     """
     return os.environ.get("NSW2V_FAST_GPU", "").strip().lower() in _TRUE
+
+
+def raw_module(xp: ModuleType, code: str, options: tuple = ()) -> Any:
+    """``cupy.RawModule`` of CUDA source ``code`` built with compiler ``options`` (CuPy compiles it when a
+    kernel is first asked for, and keeps the binary in its cache folder)."""
+    if not is_cupy(xp):
+        raise BackendUnavailableError("CUDA kernels run on CuPy (xp='cupy'), not on NumPy")
+    return xp.RawModule(code=code, options=tuple(options))
 
 
 def segment_scatter_add(xp: ModuleType, table: Any, ids: Any, values: Any) -> None:
@@ -399,8 +298,7 @@ def segment_scatter_add(xp: ModuleType, table: Any, ids: Any, values: Any) -> No
     Every entry but the last of each run then adds exactly zero, so the
     atomic adds of ``xp.add.at`` give the same result in any order, and no
     step waits for the device (nothing depends on the number of runs).
-    Written over ``xp``; CuPy uses it (unless ``NSW2V_FAST_GPU=1``), and the
-    tests check it on NumPy too.
+    Written over ``xp``; CuPy uses it, and the tests check it on NumPy too.
     """
     n = ids.size
     if n == 0:
@@ -433,236 +331,3 @@ def row_hits(xp: ModuleType, ids: Any, weights: Any, vocab_size: int) -> Any:
     if weights is not None:
         counts = xp.bincount(inverse, weights, minlength=counts.shape[0])
     return counts[inverse]
-
-
-# The sorted-run scatter, in two kernels; SCALAR is float or double. Entry i of the sorted order
-# is entry e = order[i] - base of the weights, and reads row e / group of the values (group entries
-# share a row of values: a CBOW center's error, applied to each of its context words).
-# scatter_tiles: one thread per (tile of SCATTER_TILE sorted entries, column) sums the entries of
-# each run within its tile, in order, and writes each such sum (and its hits) at the run's last
-# entry in the tile. scatter_runs: one thread per (entry, column); the thread of a run's last
-# entry adds the run's sums from the earlier tiles (each at a tile's last entry), from last to
-# first: a fixed order, one writer per table element, no atomics; then it caps the sum and adds
-# it to the table.
-SCATTER_TILE = 32
-_SORTED_SCATTER = r"""
-extern "C" __global__ void scatter_tiles(
-        const int* sorted_ids, const long long* order, const long long base, const long long group,
-        const SCALAR* values, const double* weights, const int weighted, SCALAR* part, double* part_hits,
-        const long long n, const long long dim, const long long tile) {
-    long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (tid >= (n + tile - 1) / tile * dim) return;
-    long long t = tid / dim, d = tid % dim;
-    long long end = (t + 1) * tile < n ? (t + 1) * tile : n;
-    SCALAR sum = 0;
-    double hits = 0;
-    for (long long i = t * tile; i < end; ++i) {
-        long long e = order[i] - base;
-        sum += values[e / group * dim + d];
-        hits += weighted ? weights[e] : 1.0;
-        if (i + 1 == end || sorted_ids[i + 1] != sorted_ids[i]) {
-            part[i * dim + d] = sum;
-            if (d == 0) part_hits[i] = hits;
-            sum = 0;
-            hits = 0;
-        }
-    }
-}
-
-extern "C" __global__ void scatter_runs(
-        const int* sorted_ids, const SCALAR* part, const double* part_hits, SCALAR* table, const long long n,
-        const long long dim, const long long tile, const double cap) {
-    long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (tid >= n * dim) return;
-    long long i = tid / dim, d = tid % dim;
-    long long id = sorted_ids[i];
-    if (i + 1 < n && sorted_ids[i + 1] == id) return;
-    SCALAR sum = part[i * dim + d];
-    double hits = part_hits[i];
-    for (long long j = i / tile * tile - 1; j >= 0 && sorted_ids[j] == id; j -= tile) {
-        sum += part[j * dim + d];
-        hits += part_hits[j];
-    }
-    if (cap > 0 && hits > cap) sum *= (SCALAR)(cap / hits);
-    table[id * dim + d] += sum;
-}
-"""
-_kernels: dict = {}
-
-
-def _sorted_scatter_kernels(dtype: Any) -> tuple:
-    """``(scatter_tiles, scatter_runs)`` for a float32 or float64 table."""
-    name = np.dtype(dtype).name
-    if name not in _kernels:
-        source = _SORTED_SCATTER.replace("SCALAR", {"float32": "float", "float64": "double"}[name])
-        cupy = _import_cupy()
-        _kernels[name] = (cupy.RawKernel(source, "scatter_tiles"), cupy.RawKernel(source, "scatter_runs"))
-    return _kernels[name]
-
-
-# The steps' scores and gradients, one thread per center (tests/test_kernels.py runs this
-# source on the CPU against the NumPy steps). For the center (label 1) and each negative
-# (label 0): s = input . W_out[id], loss += -log sigma(+-s), g = lr (label - sigma(s)) (0 for a
-# negative equal to the center with skip_hits); every row is read before any table is updated.
-# CBOW: one input h, the mean of the real context rows; d_out[k] = g h, dh = sum_k g W_out[id].
-# Skip-gram: each real context row is an input scored against the center's 1+K rows;
-# d_out[k] = sum_c g_ck W_in[ctx_c], dh[c] = sum_k g_ck W_out[id] (0 for padding slots).
-# A thread keeps h and its g in local arrays (vector_size up to NS_MAX_H, C * (1 + K) up to
-# NS_MAX_G; larger steps use the array code) and writes each output element once, column by
-# column after the scores: no read-modify-write of global memory. Rows are read and written
-# four floats at a time (float4; vector_size a multiple of 4, rows 16-byte aligned): each thread
-# walks its own rows, so a warp's access touches 32 rows at once, and a float4 access moves four
-# times the data of a float access for the same cost in the L1 cache.
-NS_MAX_H, NS_MAX_G = 512, 256
-_NS_KERNELS = f"#define NS_MAX_H {NS_MAX_H}\n#define NS_MAX_G {NS_MAX_G}\n" + r"""
-__device__ float dot4(const float4 a, const float4 b) {
-    return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
-}
-
-__device__ float4 axpy4(const float a, const float4 x, const float4 y) {
-    float4 out = {a * x.x + y.x, a * x.y + y.y, a * x.z + y.z, a * x.w + y.w};
-    return out;
-}
-
-__device__ float ns_term(const float4* input, const float4* row, const long long H4, const long long k,
-                         const int hit, const float lr, float* total) {
-    float s = 0.0f;
-    for (long long q = 0; q < H4; ++q) s += dot4(input[q], row[q]);
-    const float keep = (k > 0 && hit) ? 0.0f : 1.0f;
-    const float z = k == 0 ? s : -s;
-    *total += keep * (fmaxf(-z, 0.0f) + log1pf(expf(-fabsf(z))));
-    return keep * lr * (k == 0 ? 1.0f : -1.0f) / (1.0f + expf(z));
-}
-
-__device__ const float4* ns_row(const float* W_out, const int* centers, const int* negatives, const long long b,
-                                const long long K, const long long k, const long long H) {
-    return (const float4*)(W_out + (long long)(k == 0 ? centers[b] : negatives[b * K + k - 1]) * H);
-}
-
-extern "C" __global__ void cbow_ns(
-        const float* W_in, const float* W_out, const int* contexts, const unsigned char* mask,
-        const int* centers, const int* negatives, const long long B, const long long C,
-        const long long K, const long long H, const float lr, const int skip_hits,
-        float* dh, float* d_out, float* loss) {
-    long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= B) return;
-    const long long H4 = H / 4;
-    const float4 zero = {0.0f, 0.0f, 0.0f, 0.0f};
-    float4 h[NS_MAX_H / 4];
-    float g[NS_MAX_G];
-    float count = 0.0f;
-    for (long long q = 0; q < H4; ++q) h[q] = zero;
-    for (long long c = 0; c < C; ++c) {
-        if (!mask[b * C + c]) continue;
-        count += 1.0f;
-        const float4* row = (const float4*)(W_in + (long long)contexts[b * C + c] * H);
-        for (long long q = 0; q < H4; ++q) h[q] = axpy4(1.0f, row[q], h[q]);
-    }
-    for (long long q = 0; q < H4; ++q) h[q] = axpy4(1.0f / count, h[q], zero);
-    const long long center = centers[b];
-    float total = 0.0f;
-    for (long long k = 0; k <= K; ++k) {
-        const int hit = skip_hits && k > 0 && negatives[b * K + k - 1] == center;
-        g[k] = ns_term(h, ns_row(W_out, centers, negatives, b, K, k, H), H4, k, hit, lr, &total);
-    }
-    float4* out = (float4*)(d_out + b * (K + 1) * H);
-    for (long long q = 0; q < H4; ++q) {
-        float4 sum = zero;
-        for (long long k = 0; k <= K; ++k) {
-            sum = axpy4(g[k], ns_row(W_out, centers, negatives, b, K, k, H)[q], sum);
-            out[k * H4 + q] = axpy4(g[k], h[q], zero);
-        }
-        ((float4*)(dh + b * H))[q] = sum;
-    }
-    loss[b] = total;
-}
-
-extern "C" __global__ void skipgram_ns(
-        const float* W_in, const float* W_out, const int* contexts, const unsigned char* mask,
-        const int* centers, const int* negatives, const long long B, const long long C,
-        const long long K, const long long H, const float lr, const int skip_hits,
-        float* dh, float* d_out, float* loss) {
-    long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= B) return;
-    const long long H4 = H / 4;
-    const float4 zero = {0.0f, 0.0f, 0.0f, 0.0f};
-    float g[NS_MAX_G];                                      // g[c * (K + 1) + k], 0 for padding slots
-    const long long center = centers[b];
-    float total = 0.0f;
-    for (long long c = 0; c < C; ++c) {
-        const int real = mask[b * C + c];
-        const float4* input = (const float4*)(W_in + (long long)contexts[b * C + c] * H);
-        for (long long k = 0; k <= K; ++k) {
-            const int hit = skip_hits && k > 0 && negatives[b * K + k - 1] == center;
-            g[c * (K + 1) + k] = real ? ns_term(input, ns_row(W_out, centers, negatives, b, K, k, H), H4, k, hit,
-                                                lr, &total)
-                                      : 0.0f;
-        }
-    }
-    for (long long q = 0; q < H4; ++q) {
-        for (long long c = 0; c < C; ++c) {
-            float4 sum = zero;
-            for (long long k = 0; k <= K; ++k)
-                sum = axpy4(g[c * (K + 1) + k], ns_row(W_out, centers, negatives, b, K, k, H)[q], sum);
-            ((float4*)(dh + (b * C + c) * H))[q] = sum;
-        }
-        for (long long k = 0; k <= K; ++k) {
-            float4 sum = zero;
-            for (long long c = 0; c < C; ++c)
-                sum = axpy4(g[c * (K + 1) + k], ((const float4*)(W_in + (long long)contexts[b * C + c] * H))[q], sum);
-            ((float4*)(d_out + (b * (K + 1) + k) * H))[q] = sum;
-        }
-    }
-    loss[b] = total;
-}
-"""
-
-
-def kernel_steps(W_in: Any, W_out: Any, width: int, negative: int) -> bool:
-    """Whether steps on these tables, ``width`` context slots and ``negative`` negatives a center, go to the
-    fused kernels (and their scatters): CuPy with :func:`fast_gpu`, C-contiguous float32 tables 16-byte
-    aligned, rows of a multiple of 4 floats up to ``NS_MAX_H``, at most ``NS_MAX_G`` scores per center."""
-    return not isinstance(W_in, np.ndarray) and fast_gpu() and W_in.dtype == np.float32 \
-        and W_out.dtype == np.float32 and W_in.flags.c_contiguous and W_out.flags.c_contiguous \
-        and W_in.shape[1] <= NS_MAX_H and W_in.shape[1] % 4 == 0 and W_in.data.ptr % 16 == 0 \
-        and W_out.data.ptr % 16 == 0 and width * (negative + 1) <= NS_MAX_G
-
-
-def fused_scores(model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any,
-                 lr: float, skip_hits: bool) -> Optional[tuple]:
-    """A step's scores and gradients in one CuPy kernel: ``(dh, d_out (B, 1+K, H), loss (B,))``.
-
-    ``model`` is ``"cbow"`` (``dh`` is ``(B, H)``, one input per center) or
-    ``"skipgram"`` (``dh`` is ``(B, C, H)``, zero on padding slots). ``None``
-    where :func:`kernel_steps` says there is no such kernel: the caller then
-    computes the same with array operations (``steps._ns_update``).
-    """
-    if isinstance(W_in, np.ndarray) or not kernel_steps(W_in, W_out, contexts.shape[1], negatives.shape[1]):
-        return None
-    return _ns_kernel_scores(get_array_module(W_in), model, W_in, W_out, centers, contexts, mask, negatives, lr,
-                             skip_hits)
-
-
-def _ns_kernel_scores(xp: ModuleType, model: str, W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
-                      negatives: Any, lr: float, skip_hits: bool) -> tuple:
-    """:func:`fused_scores` past its checks: the outputs allocated and the kernel launched."""
-    name = {"cbow": "cbow_ns", "skipgram": "skipgram_ns"}[model]
-    B, C = (int(n) for n in contexts.shape)
-    K, H = int(negatives.shape[1]), int(W_in.shape[1])
-    if name not in _kernels:
-        _kernels[name] = _import_cupy().RawKernel(_NS_KERNELS, name)
-    dh = xp.empty((B, H) if model == "cbow" else (B, C, H), dtype=xp.float32)
-    d_out = xp.empty((B, K + 1, H), dtype=xp.float32)
-    loss = xp.empty(B, dtype=xp.float32)
-    _kernels[name](((B + 127) // 128,), (128,),
-                   (W_in, W_out, _as(xp, contexts, xp.int32), _as(xp, mask, xp.bool_), _as(xp, centers, xp.int32),
-                    _as(xp, negatives, xp.int32), np.int64(B), np.int64(C), np.int64(K), np.int64(H),
-                    np.float32(lr), np.int32(bool(skip_hits)), dh, d_out, loss))
-    return dh, d_out, loss
-
-
-def _as(xp: ModuleType, a: Any, dtype: Any) -> Any:
-    """``a`` as a C-contiguous array of ``dtype`` for a kernel: no copy (and no launch) when it already is one."""
-    if a.dtype == dtype and a.flags.c_contiguous:
-        return a
-    return xp.ascontiguousarray(a, dtype=dtype)

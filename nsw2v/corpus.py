@@ -1,11 +1,13 @@
 """Streaming corpus readers: one sentence (a list of tokens) per line of a text file.
 
+    >>> from importlib import resources
     >>> from nsw2v.corpus import LineSentence
-    >>> sentences = LineSentence("/work/shared/data/corpora/enwiki-2019-text8style.txt.gz")
-    >>> n_tokens = sum(len(s) for s in sentences)   # one streaming pass
-    >>> first = next(iter(sentences))                # iterating again re-reads the file
-    >>> len(first)                                   # the one long line comes in pieces
-    10000
+    >>> path = resources.files("nsw2v") / "data" / "gutenberg_small.txt.gz"     # ships with nsw2v
+    >>> sentences = LineSentence(path, max_sentence_length=100)
+    >>> sum(len(s) for s in sentences)               # one streaming pass
+    407679
+    >>> max(len(s) for s in sentences)               # iterating again re-reads the file; long lines in pieces
+    100
 
 Files may be plain or gzip-compressed; the format is told by the file's first two
 bytes, not by its name. A file is read in fixed-size blocks of text, so a file
@@ -18,7 +20,10 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from typing import Iterator, List, Optional, Union
+import zlib
+from typing import Callable, Iterator, List, Optional, Union
+
+from .errors import ReadError
 
 __all__ = ["BLOCK_CHARS", "MAX_SENTENCE_LENGTH", "LineSentence", "open_text", "text_blocks"]
 
@@ -40,12 +45,13 @@ _OTHER_MAGIC = ((b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip
 
 
 def is_gzip(path: PathLike, head: bytes) -> bool:
-    """Whether the file whose first (ten) bytes are ``head`` is gzip; ``ValueError`` for another compression."""
+    """Whether the file whose first (ten) bytes are ``head`` is gzip; :class:`~nsw2v.errors.ReadError` for another
+    compression."""
     for magic, kind in _OTHER_MAGIC:
         # bzip2: "BZh1" to "BZh9", then a block's or the end's magic (text starting "BZh1" is text)
         if head.startswith(magic) and (kind != "bzip2" or (head[3:4].isdigit()
                                                            and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90"))):
-            raise ValueError(f"{os.fspath(path)}: a {kind}-compressed file; nsw2v reads plain or gzip text "
+            raise ReadError(f"{os.fspath(path)}: a {kind}-compressed file; nsw2v reads plain or gzip text "
                              "(decompress it, or recompress it with gzip)")
     return head.startswith(_GZIP_MAGIC)
 
@@ -100,6 +106,9 @@ class LineSentence:
     block_chars : int, default BLOCK_CHARS
         Characters read per block; only memory use and speed depend on it, never
         the sentences yielded. Must be >= 1.
+    progress : callable, optional
+        Called with the share of the file read (0 to 1) after each block; see
+        :func:`text_blocks`.
 
     Raises
     ------
@@ -119,6 +128,7 @@ class LineSentence:
         max_sentence_length: int = MAX_SENTENCE_LENGTH,
         *,
         block_chars: int = BLOCK_CHARS,
+        progress: Optional[Callable[[float], None]] = None,
     ) -> None:
         if int(max_sentence_length) != max_sentence_length or max_sentence_length < 1:
             raise ValueError(f"max_sentence_length={max_sentence_length!r} must be an integer >= 1")
@@ -127,6 +137,7 @@ class LineSentence:
         self.path = path
         self.max_sentence_length = int(max_sentence_length)
         self.block_chars = int(block_chars)
+        self.progress = progress
 
     def __repr__(self) -> str:
         return f"LineSentence({os.fspath(self.path)!r}, max_sentence_length={self.max_sentence_length})"
@@ -138,7 +149,7 @@ class LineSentence:
     def __iter__(self) -> Iterator[List[str]]:
         limit = self.max_sentence_length
         pending: List[str] = []          # tokens of the current line not yet yielded (fewer than `limit`)
-        for text in text_blocks(self.path, self.block_chars, stream=self._stream()):
+        for text in text_blocks(self.path, self.block_chars, self.progress, stream=self._stream()):
             lines = text.split("\n")
             # Every element but the last ends at a newline: a complete line.
             for line in lines[:-1]:
@@ -162,24 +173,47 @@ class LineSentence:
             yield pending[start:start + limit]
 
 
-def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS, stream: Optional[io.TextIOBase] = None
-                ) -> Iterator[str]:
-    """The file's text (see :func:`open_text`), or that of ``stream`` (closed at the end), in blocks of about
-    ``block_chars`` characters that end after whitespace, so that no token is cut; the last block ends at the end.
+def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS,
+                progress: Optional[Callable[[float], None]] = None,
+                stream: Optional[io.TextIOBase] = None) -> Iterator[str]:
+    """The file's text (see :func:`open_text`), or that of ``stream`` (read from where it stands, closed at the
+    end), in blocks of about ``block_chars`` characters that end after whitespace, so that no token is cut; the
+    last block ends at the end.
 
-    A token that a block's edge cuts waits for the next block (a token longer than a block is held
-    whole); found with ``rsplit``, in C, over that token only.
+    A token that a block's edge cuts waits for the next block; a token longer than a block is held
+    whole, its pieces joined once it ends (linear in its length: a file that is one 100 MB token
+    is read in about the time of any other 100 MB). The cut is found with ``rsplit``, in C, over
+    the block's last token only. ``progress``, if given, is called after each read with the share
+    of the file's bytes read so far (of a gzip file, its compressed bytes).
+
+    Raises :class:`~nsw2v.errors.ReadError` naming the file when its gzip data are corrupt or cut short.
     """
-    carry = ""
+    name = os.fspath(path)
+    carry: List[str] = []                   # the pieces of a token that block edges cut, in order
+    read = 0                                # characters read, for the error message
+    size = max(os.path.getsize(path), 1) if progress is not None else 1
     with open_text(path) if stream is None else stream as f:
+        raw = getattr(f.buffer, "fileobj", f.buffer)    # gzip: the compressed file under the decompressor
         while True:
-            block = f.read(block_chars)
+            try:
+                block = f.read(block_chars)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                raise ReadError(f"{name}: corrupt or truncated gzip data after {read} characters of text "
+                                f"({exc})") from None
+            if progress is not None:
+                progress(raw.tell() / size)
             if not block:
                 break
-            text = carry + block
-            cut = len(text) if text[-1].isspace() else len(text) - len(text.rsplit(None, 1)[-1])
-            carry = text[cut:]
-            if cut:
-                yield text[:cut]
+            read += len(block)
+            cut = len(block) if block[-1].isspace() else len(block) - len(block.rsplit(None, 1)[-1])
+            if not cut:                     # no whitespace in the block: the token goes on
+                carry.append(block)
+                continue
+            if carry:
+                carry.append(block[:cut])
+                yield "".join(carry)
+            else:
+                yield block[:cut]
+            carry = [block[cut:]] if cut < len(block) else []
     if carry:
-        yield carry
+        yield "".join(carry)

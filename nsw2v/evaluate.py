@@ -23,8 +23,8 @@
 
 Both functions reproduce gensim 4's ``KeyedVectors.evaluate_word_analogies`` and
 ``KeyedVectors.evaluate_word_pairs`` (same file formats, same treatment of case
-and of out-of-vocabulary words, same return values), with NumPy only: the
-p-values come from Student's t distribution computed here, not from SciPy.
+and of out-of-vocabulary words, same return values); the correlations and their
+p-values are ``scipy.stats.pearsonr`` and ``spearmanr``, as in gensim.
 
 File formats:
 
@@ -36,11 +36,13 @@ File formats:
 from __future__ import annotations
 
 import logging
-import math
 import os
+import warnings
 from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
+
+from .errors import ReadError
 
 if TYPE_CHECKING:
     from nsw2v.vectors import WordVectors
@@ -113,8 +115,10 @@ def evaluate_word_analogies(
 
     Raises
     ------
-    ValueError
-        When a question comes before the first section header.
+    nsw2v.errors.ReadError
+        (a ``ValueError``) When the file is not UTF-8, a question comes before the first
+        section header, or the file holds no question at all; the message names the file
+        and the line.
     """
     n, ok_vocab = _ok_vocab(wv, restrict_vocab, case_insensitive)
     name = os.fspath(analogies)
@@ -137,7 +141,8 @@ def evaluate_word_analogies(
             try:
                 line = raw.decode("utf8")
             except UnicodeDecodeError as exc:
-                raise ValueError(f"{name} line {line_no}: not UTF-8: {exc}") from None
+                raise ReadError(f"{name} line {line_no}: not UTF-8 ({exc.reason} at byte {exc.start} of the "
+                                "line); the analogy files are UTF-8 text") from None
             if line.startswith(": "):
                 close_section()
                 sections.append({"section": line.lstrip(": ").strip(), "correct": [], "incorrect": []})
@@ -146,7 +151,7 @@ def evaluate_word_analogies(
             if not sections:
                 if not fields:
                     continue
-                raise ValueError(f"{name} line {line_no}: question before the first ': section' header")
+                raise ReadError(f"{name} line {line_no}: question before the first ': section' header")
             if len(fields) != 4:
                 logger.info("skipping invalid line %d in %s", line_no, name)
                 continue
@@ -158,6 +163,9 @@ def evaluate_word_analogies(
                 n_oov += 1
                 pending.append((question, None))
         close_section()
+    if n_questions == 0:
+        raise ReadError(f"{name}: no analogy question in the file (the format: ': section' lines, each followed "
+                        "by questions 'a b c expected', four words a line)")
 
     total = {
         "section": "Total accuracy",
@@ -280,14 +288,21 @@ def evaluate_word_pairs(
         Pearson's r and its two-sided p-value.
     spearman : tuple of (float, float)
         Spearman's rho (ties get average ranks) and its two-sided p-value.
+        Both are ``scipy.stats``'s, returned as plain floats (gensim returns
+        scipy's result objects, which unpack the same way); NaN when a cosine is
+        not finite (vectors with NaN or inf; a warning says how many) or one side
+        is constant (scipy warns).
     oov_ratio : float
         Percentage of pairs with an unknown word: of all valid pairs, or (as in
         gensim) of the pairs used when `dummy4unknown` (where both counts agree).
 
     Raises
     ------
+    nsw2v.errors.ReadError
+        (a ``ValueError``) When a line is not in `encoding` or its score is NaN or
+        infinite; the message names the file and the line.
     ValueError
-        When no pair could be used.
+        When fewer than two pairs could be used.
     """
     n, ok_vocab = _ok_vocab(wv, restrict_vocab, case_insensitive)
     name = os.fspath(pairs)
@@ -295,19 +310,25 @@ def evaluate_word_pairs(
     left: list[int] = []
     right: list[int] = []  # -1 for an out-of-vocabulary pair kept by dummy4unknown
     oov = 0
-    with open(name, encoding=encoding) as fh:
-        for line_no, line in enumerate(fh, start=1):
+    with open(name, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise ReadError(f"{name} line {line_no}: not {encoding} ({exc.reason} at byte {exc.start} of the "
+                                "line); give the file's encoding") from None
             if not line or line.startswith("#"):
                 continue
-            fields = line.split(delimiter)
-            if case_insensitive:
-                fields = [f.upper() for f in fields]
             try:
-                a, b, score = fields
+                a, b, score = line.split(delimiter)
                 sim = float(score)
             except ValueError:
                 logger.info("skipping invalid line %d in %s", line_no, name)
                 continue
+            if not np.isfinite(sim):
+                raise ReadError(f"{name} line {line_no}: the score {score.strip()!r} is not a finite number")
+            if case_insensitive:
+                a, b = a.upper(), b.upper()
             if a not in ok_vocab or b not in ok_vocab:
                 oov += 1
                 if dummy4unknown:
@@ -323,14 +344,19 @@ def evaluate_word_pairs(
             f"{name}: no usable word pairs: the format is wrong or every pair has a word "
             f"outside the first {n} words of the model"
         )
-    normed = wv.get_normed_vectors()
+    with np.errstate(invalid="ignore"):     # a vector with NaN or inf: said once, by the warning below
+        normed = wv.get_normed_vectors()
     li, ri = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
     known = li >= 0
     model = np.zeros(len(gold), dtype=np.float64)
     model[known] = np.einsum("ij,ij->i", normed[li[known]], normed[ri[known]]).astype(np.float64)
-    gold_arr = np.array(gold, dtype=np.float64)
-    pearson = pearsonr(gold_arr, model)
-    spearman = spearmanr(gold_arr, model)
+    if len(gold) < 2:
+        raise ValueError(f"{name}: one usable word pair; a correlation needs at least 2")
+    broken = int(np.count_nonzero(~np.isfinite(model)))
+    if broken:      # vectors with NaN or inf: the correlations are NaN, as gensim's (never a clipped 1.0)
+        warnings.warn(f"{broken} of the {len(gold)} pairs have a non-finite cosine (vectors with NaN or inf): "
+                      "the correlations are NaN", RuntimeWarning, stacklevel=2)
+    pearson, spearman = _correlations(np.array(gold, dtype=np.float64), model)
     oov_ratio = 100.0 * oov / (len(gold) if dummy4unknown else len(gold) + oov)
     logger.info("Pearson correlation against %s: %.4f", name, pearson[0])
     logger.info("Spearman rank-order correlation against %s: %.4f", name, spearman[0])
@@ -338,112 +364,12 @@ def evaluate_word_pairs(
     return pearson, spearman, oov_ratio
 
 
-# ------------------------------------------------------------------ statistics
-
-
-def pearsonr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Pearson's r and its two-sided p-value (Student's t with ``n - 2`` degrees of freedom).
-
-    Returns ``(nan, nan)`` when either input is constant and ``(r, 1.0)`` for two points.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"x and y must be 1-D of the same length, got shapes {x.shape} and {y.shape}")
-    if x.shape[0] < 2:
-        raise ValueError(f"a correlation needs at least 2 points, got {x.shape[0]}")
-    xm, ym = x - x.mean(), y - y.mean()
-    denom = math.sqrt(float(np.dot(xm, xm)) * float(np.dot(ym, ym)))
-    if denom == 0.0:
-        return math.nan, math.nan
-    r = max(-1.0, min(1.0, float(np.dot(xm, ym)) / denom))
-    if x.shape[0] == 2:
-        return r, 1.0
-    return r, t_pvalue_from_r(r, x.shape[0] - 2)
-
-
-def spearmanr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Spearman's rho (Pearson's r of average ranks) and its two-sided t-test p-value."""
-    return pearsonr(rankdata(x), rankdata(y))
-
-
-def rankdata(x: np.ndarray) -> np.ndarray:
-    """1-based ranks of `x`; tied values share the average of their ranks."""
-    x = np.asarray(x, dtype=np.float64)
-    order = np.argsort(x, kind="stable")
-    sorted_x = x[order]
-    # a new group starts wherever the sorted value changes
-    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
-    ends = np.r_[starts[1:], x.shape[0]]  # exclusive
-    group_rank = (starts + 1 + ends) / 2.0  # mean of ranks starts+1 .. ends
-    ranks = np.empty(x.shape[0], dtype=np.float64)
-    ranks[order] = np.repeat(group_rank, ends - starts)
-    return ranks
-
-
-def t_pvalue_from_r(r: float, df: int) -> float:
-    """Two-sided p-value of a correlation `r` under H0 (t = r * sqrt(df / (1 - r^2)))."""
-    if abs(r) >= 1.0:
-        return 0.0
-    t2 = r * r * df / (1.0 - r * r)
-    return t_sf2(math.sqrt(t2), df)
-
-
-def t_sf2(t: float, df: float) -> float:
-    """Two-sided tail ``P(|T| >= |t|)`` of Student's t with `df` degrees of freedom."""
-    if df <= 0:
-        raise ValueError(f"df={df} must be > 0")
-    if math.isnan(t):
-        return math.nan
-    if math.isinf(t):
-        return 0.0
-    return betainc(df / 2.0, 0.5, df / (df + t * t))
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta function ``I_x(a, b)`` for ``a, b > 0`` and ``0 <= x <= 1``.
-
-    Evaluated with its continued fraction (modified Lentz), on the side of
-    ``x = a / (a + b)`` where the fraction converges fast, and the symmetry
-    ``I_x(a, b) = 1 - I_{1-x}(b, a)`` on the other.
-    """
-    if a <= 0 or b <= 0:
-        raise ValueError(f"betainc needs a > 0 and b > 0, got a={a}, b={b}")
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"betainc needs 0 <= x <= 1, got x={x}")
-    if x == 0.0 or x == 1.0:
-        return x
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _beta_fraction(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b
-
-
-def _beta_fraction(a: float, b: float, x: float, eps: float = 1e-15, max_terms: int = 10000) -> float:
-    """Continued fraction of the incomplete beta function, by the modified Lentz method."""
-    tiny = 1e-300
-    c = 1.0
-    d = 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, max_terms + 1):
-        # even step: d_{2m} = m (b - m) x / ((a + 2m - 1)(a + 2m))
-        num = m * (b - m) * x / ((a + 2 * m - 1.0) * (a + 2 * m))
-        d = 1.0 + num * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + num / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        # odd step: d_{2m+1} = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1))
-        num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1.0))
-        d = 1.0 + num * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + num / c
-        c = c if abs(c) > tiny else tiny
-        step = d * c
-        h *= step
-        if abs(step - 1.0) < eps:
-            return h
-    raise ArithmeticError(f"betainc({a}, {b}, {x}) did not converge in {max_terms} terms")
+def _correlations(gold: np.ndarray, model: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Pearson's and Spearman's ``(statistic, two-sided p-value)`` by ``scipy.stats``, as plain floats; NaN
+    whenever an input is not finite (Spearman's ranks would rank an infinite cosine as a large one)."""
+    from scipy import stats         # here: importing nsw2v does not import scipy (a few tenths of a second)
+    if not (np.isfinite(gold).all() and np.isfinite(model).all()):
+        return (float("nan"), float("nan")), (float("nan"), float("nan"))
+    pearson = stats.pearsonr(gold, model)
+    spearman = stats.spearmanr(gold, model)
+    return (float(pearson[0]), float(pearson[1])), (float(spearman[0]), float(spearman[1]))

@@ -178,35 +178,48 @@ def _clashes(xp: Any, target: Any, picks: Any) -> Any:
 
 
 def alias_table(p: np.ndarray) -> tuple:
-    """Walker's alias table of a distribution ``p`` (non-negative, summing to 1), built by Vose's method.
+    """Walker's alias table of a distribution ``p`` (non-negative, summing to 1), built with array operations.
 
     Returns ``(accept, alias)``: float64 and int32 arrays of ``len(p)``. Drawing
     a column ``c`` uniformly and keeping ``c`` with probability ``accept[c]``,
     else taking ``alias[c]``, gives id ``i`` with probability
     ``(accept[i] + sum(1 - accept[c] for c with alias[c] == i)) / len(p)``,
     which equals ``p[i]`` up to float64 rounding (``tests/test_sampler.py``
-    checks it). Ids with ``p == 0`` are never drawn. O(V), once per sampler.
+    checks it). Ids with ``p == 0`` are never drawn.
+
+    The table is the one of the sweep (Hübschle-Schneider and Sanders, "Parallel
+    weighted random sampling", 2019): with ``w = p * len(p)``, the light ids
+    (``w < 1``) in order are each topped up from the current heavy id (``w >= 1``,
+    in order); a heavy id that has given so much that at most one unit is left
+    keeps the rest in its own column, which the next heavy id tops up. Where
+    each step falls follows from two running sums, so the sweep is two
+    ``searchsorted`` calls instead of a Python loop.
     """
+    p = np.asarray(p, dtype=np.float64)
     n = len(p)
-    scaled = (np.asarray(p, dtype=np.float64) * n).tolist()
-    accept = [1.0] * n
-    alias = list(range(n))
-    small = [i for i, x in enumerate(scaled) if x < 1.0]
-    large = [i for i, x in enumerate(scaled) if x >= 1.0]
-    while small and large:
-        s, g = small.pop(), large[-1]
-        accept[s], alias[s] = scaled[s], g                 # column s: s itself, topped up by g
-        scaled[g] -= 1.0 - scaled[s]
-        if scaled[g] < 1.0:
-            small.append(large.pop())
-    accept = np.asarray(accept, dtype=np.float64)
-    alias = np.asarray(alias, dtype=np.int32)
-    # Columns left over hold (up to rounding) exactly one unit: they keep their own id,
-    # except an id of probability 0, which must never come out.
-    leftover = np.asarray(small + large, dtype=np.int64)
-    accept[leftover] = 1.0
-    zero = leftover[np.asarray(p, dtype=np.float64)[leftover] == 0]
-    if zero.size:
+    w = p * n
+    accept = np.ones(n, dtype=np.float64)
+    alias = np.arange(n, dtype=np.int32)
+    light, heavy = np.flatnonzero(w < 1.0), np.flatnonzero(w >= 1.0)
+    if light.size and heavy.size:
+        # The running sums in fixed point (units of 2**-bits, int64, exact): float64 sums of a million terms
+        # would be off by about 1e-8 of a unit. Before light i the sweep has handed out starts[i] to the
+        # lights before it; heavy j has turned light (at most one unit left) once that reaches excess[j],
+        # the excess over one unit of heavies 0..j.
+        bits = min(52, 62 - int(n).bit_length())
+        unit = 2.0 ** bits
+        starts = np.concatenate([[0], np.cumsum(np.rint((1.0 - w[light]) * unit).astype(np.int64))])
+        excess = np.cumsum(np.rint((w[heavy[:-1]] - 1.0) * unit).astype(np.int64))
+        turned = np.searchsorted(excess, starts[:-1], side="right")        # heavies turned before light i
+        accept[light], alias[light] = w[light], heavy[turned]
+        # heavy j turns at the first light whose start reaches excess[j]: it keeps 1 - (start - excess[j])
+        at = starts[np.minimum(np.searchsorted(starts, excess, side="left"), light.size)]
+        accept[heavy[:-1]] = np.clip(1.0 - (at - excess) / unit, 0.0, 1.0)
+        alias[heavy[:-1]] = heavy[1:]
+    else:                   # every column holds one unit up to rounding: each keeps its own id
+        accept[:] = 1.0
+    zero = p == 0           # never drawn: no unit of their own, a column topped up entirely by a drawable id
+    if zero.any() and not heavy.size:
         accept[zero], alias[zero] = 0.0, int(np.argmax(p))
     return accept, alias
 

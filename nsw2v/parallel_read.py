@@ -21,12 +21,12 @@ import multiprocessing as mp
 import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from typing import Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from .corpus import MAX_SENTENCE_LENGTH, PathLike, text_blocks
-from .util import positive_int
+from .util import positive_int, quiet_worker
 from .vocab import EncodedCorpus, Vocab, _final_ids, _FirstSeen, _keep_known, _provisional_counts
 
 __all__ = ["count_and_encode_file"]
@@ -40,9 +40,11 @@ _BATCH_TOKENS = 1 << 20
 
 def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_length: int = MAX_SENTENCE_LENGTH,
                           workers: int = 2, source: Optional[str] = None, max_tokens: int = 50_000_000,
-                          block_chars: int = WORKER_BLOCK_CHARS) -> Tuple[Vocab, Optional[EncodedCorpus]]:
+                          block_chars: int = WORKER_BLOCK_CHARS, progress: Optional[Callable[..., None]] = None
+                          ) -> Tuple[Vocab, Optional[EncodedCorpus]]:
     """``Vocab.build_encoded(LineSentence(path, max_sentence_length), min_count, source, max_tokens)``
-    with ``workers`` processes splitting and numbering the tokens (see the module's docstring)."""
+    with ``workers`` processes splitting and numbering the tokens (see the module's docstring).
+    ``progress`` is called with ``fraction=`` (of the file read) and ``words=`` (tokens counted) as blocks come."""
     positive_int("min_count", min_count)
     positive_int("workers", workers)
     source = str(path) if source is None else source
@@ -54,12 +56,16 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
     line_lengths: List[np.ndarray] = []         # tokens of the complete lines, while kept
     open_line = raw_words = sentences = 0       # sentences: of the lines no longer kept
     context = mp.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
-        for worker, new_words, ids, segments in _in_order(pool, text_blocks(path, block_chars), 2 * workers):
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                             initargs=(os.getpid(),)) as pool:
+        blocks = text_blocks(path, block_chars, progress and (lambda fraction: progress(fraction=fraction)))
+        for worker, new_words, ids, segments in _in_order(pool, blocks, 2 * workers):
             numbers = np.fromiter(map(index.__getitem__, new_words), dtype=np.int32, count=len(new_words))
             to_corpus[worker] = np.concatenate([to_corpus.get(worker, numbers[:0]), numbers])
             kept.append(to_corpus[worker][ids])
             raw_words += ids.size
+            if progress is not None:
+                progress(words=raw_words)
             # segments[0] continues the open line; every later segment starts a new one
             open_line += int(segments[0])
             if segments.size > 1:
@@ -103,8 +109,9 @@ class _Numbering(_FirstSeen):
 _numbering: Optional[_Numbering] = None         # in a worker process: its numbering, over all its blocks
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     global _numbering
+    quiet_worker(parent)
     _numbering = _Numbering()
 
 

@@ -50,22 +50,6 @@ def _output_ids(xp: Any, centers: Any, negatives: Any) -> Any:
     return xp.concatenate([centers[:, None], negatives], axis=1)
 
 
-def sort_rows(xp: Any, centers: Any, contexts: Any, mask: Any, negatives: Any, bounds: Any,
-              vocab_size: int) -> tuple:
-    """The scatter kernels' sorts of the steps ``bounds`` cuts rows into (:class:`~nsw2v.backend.StepSort`):
-    the output rows ``[center | negatives]``, and the real context slots."""
-    return (backend.StepSort(xp, _output_ids(xp, centers, negatives), bounds, vocab_size),
-            backend.StepSort(xp, contexts, bounds, vocab_size, mask))
-
-
-def _sorted_rows(xp: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any) -> tuple:
-    """One step's :func:`sort_rows` (``Word2Vec``'s plans sort a whole chunk's at once; here finding the
-    real slots waits for the device once a step)."""
-    B = int(centers.shape[0])
-    return tuple(sort.step(0, B) for sort in sort_rows(xp, centers, contexts, mask, negatives, [0, B],
-                                                        W_out.shape[0]))
-
-
 def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr: float, skip_hits: bool,
                scatter: Callable, n_inputs: Any = None) -> tuple:
     """Score inputs ``h`` ``(B, C, H)`` against ``[center | negatives]`` ``(B, 1+K)``; update ``W_out``.
@@ -105,8 +89,7 @@ def _ns_update(W_out: Any, h: Any, centers: Any, negatives: Any, weight: Any, lr
 
 
 def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any,
-              lr: float, skip_hits: bool = False, scatter: Optional[Callable] = None,
-              sorted_rows: Optional[tuple] = None) -> Any:
+              lr: float, skip_hits: bool = False, scatter: Optional[Callable] = None) -> Any:
     """One CBOW step over ``B`` centers; returns the summed loss (a 0-d array).
 
     ``contexts`` ``(B, C)`` holds the context ids of each center and ``mask``
@@ -114,19 +97,10 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
     needs at least one. ``h`` is the mean of a row's real context vectors
     (word2vec's ``cbow_mean=1``), taken as one batched product with the mask.
     ``scatter`` applies the updates (default: exact sums, ``backend.scatter_add``;
-    ``Word2Vec`` passes a :class:`CappedScatter`). ``sorted_rows``, for the CuPy
-    kernels only: the output rows ``[center | negatives]`` and the real context
-    slots as :class:`~nsw2v.backend.SortedIds`, sorted ahead for the whole chunk.
+    ``Word2Vec`` passes a :class:`CappedScatter`).
     """
     scatter = scatter or _EXACT
     xp = backend.get_array_module(W_in)
-    fused = backend.fused_scores("cbow", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
-    if fused is not None:                                               # CuPy: the same math in one kernel
-        dh, d_out, loss = fused
-        out_rows, in_rows = sorted_rows or _sorted_rows(xp, W_out, centers, contexts, mask, negatives)
-        scatter(W_out, out_rows, d_out)
-        scatter(W_in, in_rows, dh)                                      # each real slot reads its center's row
-        return loss.sum()
     weight = mask.astype(W_in.dtype)[:, None, :]                        # (B, 1, C)
     h = weight @ W_in.take(contexts, axis=0) / weight.sum(axis=2, keepdims=True)   # (B, 1, H): one input per center
     dh, loss = _ns_update(W_out, h, centers, negatives, None, lr, skip_hits, scatter)
@@ -137,8 +111,7 @@ def cbow_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, neg
 
 
 def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any, negatives: Any, lr: float,
-                  skip_hits: bool = False, scatter: Optional[Callable] = None,
-                  sorted_rows: Optional[tuple] = None) -> Any:
+                  skip_hits: bool = False, scatter: Optional[Callable] = None) -> Any:
     """One skip-gram step over ``B`` centers and their context words; returns the summed loss.
 
     As in the C tool, each real context word (``mask``) is an input whose row of
@@ -147,19 +120,12 @@ def skipgram_step(W_in: Any, W_out: Any, centers: Any, contexts: Any, mask: Any,
     Word2Vec in Shared and Distributed Memory"): the center's ``1+K`` output
     rows are gathered once and scored against its ``C`` inputs in one batched
     product, instead of ``C`` separate gathers and draws. Each (input, center)
-    pair still gets the loss and gradient of the chapter-4 layers. ``scatter`` and
-    ``sorted_rows`` as in :func:`cbow_step`.
+    pair still gets the loss and gradient of the chapter-4 layers. ``scatter`` as
+    in :func:`cbow_step`.
     """
     xp = backend.get_array_module(W_in)
     scatter = scatter or _EXACT
     n_inputs = xp.broadcast_to(mask.sum(axis=1)[:, None], (mask.shape[0], negatives.shape[1] + 1))
-    fused = backend.fused_scores("skipgram", W_in, W_out, centers, contexts, mask, negatives, lr, skip_hits)
-    if fused is not None:                                               # CuPy: the same math in one kernel
-        dh, d_out, loss = fused
-        out_rows, in_rows = sorted_rows or _sorted_rows(xp, W_out, centers, contexts, mask, negatives)
-        scatter(W_out, out_rows, d_out, n_inputs)
-        scatter(W_in, in_rows, dh)                                      # the real slots' rows of dh
-        return loss.sum()
     weight = mask.astype(W_in.dtype)[:, :, None]                        # (B, C, 1): padding slots count 0
     dh, loss = _ns_update(W_out, W_in.take(contexts, axis=0), centers, negatives, weight, lr, skip_hits, scatter,
                           n_inputs)

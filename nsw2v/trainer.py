@@ -5,6 +5,7 @@
     >>> trainer.fit(contexts, target, max_epoch=1000, batch_size=3)   # doctest: +SKIP
     >>> trainer.loss_list[-1] < trainer.loss_list[0]         # doctest: +SKIP
     True
+    >>> trainer.plot("loss.png")                             # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Trainer:
         self.model = model
         self.optimizer = optimizer
         self.loss_list: list = []
+        self.loss_iters: list = []          # iterations done at each entry of loss_list: the x of plot()
         self.eval_interval: Optional[int] = None
         self.current_epoch = 0
 
@@ -34,7 +36,8 @@ class Trainer:
         """Train on ``x`` (contexts) and ``t`` (targets), shuffled every epoch.
 
         ``loss_list`` receives the mean loss of every ``eval_interval``
-        iterations (and of the last, shorter stretch of each epoch).
+        iterations (and of the last, shorter stretch of each epoch), and
+        ``loss_iters`` the iterations done by then.
         """
         if max_grad is not None:
             raise NotImplementedError("gradient clipping is not supported with sparse gradients")
@@ -67,6 +70,7 @@ class Trainer:
                 if loss_count == eval_interval or iters == max_iters - 1:
                     avg_loss = total_loss / loss_count
                     self.loss_list.append(avg_loss)
+                    self.loss_iters.append((self.loss_iters[-1] if self.loss_iters else 0) + loss_count)
                     if verbose:
                         print(f"| epoch {self.current_epoch + 1} | iter {iters + 1} / {max_iters} "
                               f"| time {time.time() - start:.0f}[s] | loss {avg_loss:.2f}", file=sys.stderr)
@@ -74,23 +78,20 @@ class Trainer:
             self.current_epoch += 1
         return self
 
-    def plot(self, ylim: Optional[tuple] = None, path: Optional[str] = None) -> None:
-        """Plot ``loss_list`` (needs matplotlib: ``pip install 'nsw2v[plot]'``)."""
-        try:
-            import matplotlib
-            if path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError("plot() needs matplotlib: pip install 'nsw2v[plot]'") from None
-        x = np.arange(len(self.loss_list))
-        if ylim is not None:
-            plt.ylim(*ylim)
-        plt.plot(x, self.loss_list, label="train")
-        plt.xlabel("epochs" if self.eval_interval is None else f"iterations (x{self.eval_interval})")
-        plt.ylabel("loss")
-        if path is None:
-            plt.show()
+    def plot(self, path: Optional[str] = None, ylim: Optional[tuple] = None) -> Any:
+        """The loss curve, against the iterations done (needs matplotlib: ``pip install 'nsw2v[plot]'``).
+
+        With ``path``, the figure is written there as a PNG. Without it, it is shown
+        in a window where matplotlib has an interactive backend; where it has none
+        (a machine without a display), a warning says so instead of showing nothing.
+        Returns the :class:`matplotlib.figure.Figure` (Jupyter displays it).
+        """
+        from . import plots
+        if isinstance(path, tuple) and ylim is None:        # the book's plot(ylim=...) given by position
+            path, ylim = None, path
+        fig = plots.loss_curve(self.loss_iters, self.loss_list, "iterations (mini-batches)", "Trainer", ylim)
+        if path is not None:
+            plots.save(fig, path)
         else:
-            plt.savefig(path)
-            plt.close()
+            plots.show(fig)
+        return fig

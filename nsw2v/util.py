@@ -11,22 +11,91 @@
 """
 from __future__ import annotations
 
+import math
 import numbers
+import os
+import signal
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import backend
+from .errors import ParameterError
+
+
+def check_int(name: str, value: Any, low: Optional[int] = None, high: Optional[int] = None,
+              optional: bool = False) -> Optional[int]:
+    """``value`` as an int in ``[low, high]`` (``None`` stays ``None`` when ``optional``), or a
+    :class:`~nsw2v.errors.ParameterError` naming ``name``.
+
+    The one check of an integer setting: the constructor, ``train``, ``build_vocab``,
+    the ``WordVectors`` queries and the command line all call it, so that one value is
+    accepted or refused, with the same words, wherever it is given. ``bool`` and
+    floats (``1.0``) are refused; NumPy integers are accepted.
+    """
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or (low is not None and value < low) or (high is not None and value > high):
+        raise ParameterError(f"{name}={value!r} must be {'None or ' if optional else ''}an integer"
+                             f"{_range_words(low, high)}")
+    return int(value)
 
 
 def positive_int(name: str, value: Any, optional: bool = False) -> Optional[int]:
-    """``value`` as an int (``None`` stays ``None`` when ``optional``), or an error naming ``name``: the
-    sizes and counts of the book's classes, ``Word2Vec`` and ``Vocab``."""
+    """:func:`check_int` with ``low=1``: the sizes and counts of the book's classes, ``Word2Vec`` and ``Vocab``."""
+    return check_int(name, value, low=1, optional=optional)
+
+
+def check_number(name: str, value: Any, low: Optional[float] = None, high: Optional[float] = None,
+                 low_open: bool = False, optional: bool = False) -> Optional[float]:
+    """``value`` as a finite float in ``[low, high]`` (``(low, high]`` with ``low_open``), or a
+    :class:`~nsw2v.errors.ParameterError` naming ``name``.
+
+    The one check of a real-valued setting (learning rates, ``sample``,
+    ``ns_exponent``): ``nan`` and the infinities are refused everywhere, as are
+    strings and ``bool``.
+    """
     if optional and value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}={value!r} must be {'None or ' if optional else ''}an integer >= 1")
-    return int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name}={value!r} must be {'None or ' if optional else ''}a number, "
+                             f"not a {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ParameterError(f"{name}={value!r} must be a finite number{_range_words(low, high, low_open)}")
+    if (low is not None and (number <= low if low_open else number < low)) or (high is not None and number > high):
+        raise ParameterError(f"{name}={value!r} must be{_range_words(low, high, low_open)}")
+    return number
+
+
+def _range_words(low: Any, high: Any, low_open: bool = False) -> str:
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low}, {high}]"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f" <= {high}"
+    return ""
+
+
+def quiet_worker(parent: int) -> None:
+    """Set up a forked worker process (the training pool's, the parallel reader's) for signals: Ctrl-C is
+    ignored there (the parent gets it too, and ends its workers: no traceback from each of them), SIGTERM
+    ends it at once (the parent's own handler, inherited by fork, would raise in the worker), and on Linux
+    it dies with its parent (process id ``parent``), so that a parent killed outright leaves no worker
+    waiting on a queue."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)      # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:          # the parent died before prctl took effect
+            os._exit(1)
 
 
 def to_cpu(x: Any) -> np.ndarray:

@@ -30,9 +30,7 @@ are read and written by :mod:`nsw2v.formats`.
 from __future__ import annotations
 
 import logging
-import math
 import os
-import zipfile
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -40,7 +38,7 @@ import numpy as np
 from . import formats
 from .errors import ParameterError, ReadError
 from .formats import PathLike
-from .vocab import decode_words, encode_words
+from .util import check_int
 
 __all__ = ["KeyedVectors", "WordVectors"]
 
@@ -48,12 +46,6 @@ logger = logging.getLogger(__name__)
 
 Key = Union[str, int, np.integer]
 Query = Union[Key, np.ndarray, Sequence[Union[Key, np.ndarray]], None]
-
-# The native file (WordVectors.save): its format tag and the arrays it holds.
-_NATIVE_FORMAT = "nsw2v-vectors 1"
-_NATIVE_ARRAYS = {"format": None, "words_utf8": np.uint8, "word_offsets": np.int64, "vectors": np.float32,
-                  "counts": np.int64}
-
 
 class WordVectors:
     """A vocabulary and one float32 vector per word, with similarity queries (gensim's ``KeyedVectors``).
@@ -279,7 +271,7 @@ class WordVectors:
                         )
                     out.append(_unit_rows(vec[None, :])[0])
         if not pos and not neg:
-            raise ValueError("cannot compute similarity with no input: give positive and/or negative")
+            raise ParameterError("cannot compute similarity with no input: give positive and/or negative")
         return pos, neg, exclude
 
     def _top(
@@ -288,7 +280,7 @@ class WordVectors:
         """Best `topn` (word, score) pairs of `scores`, skipping the rows in `exclude`."""
         if topn is None:
             return scores
-        if topn < 1:
+        if topn == 0:
             return []
         k = min(topn + len(exclude), scores.shape[0])
         if k == 0:
@@ -337,6 +329,7 @@ class WordVectors:
         ValueError
             When no term is given, or a vector has the wrong size.
         """
+        topn = check_int("topn", topn, low=0, optional=True)
         pos, neg, exclude = self._query_terms(positive, negative)
         query = (np.sum(pos, axis=0) if pos else 0) - (np.sum(neg, axis=0) if neg else 0)
         query = _unit_rows(np.asarray(query, dtype=np.float32)[None, :] / (len(pos) + len(neg)))[0]
@@ -371,9 +364,10 @@ class WordVectors:
         list of (str, float)
             Best first, input words excluded.
         """
+        topn = check_int("topn", topn, low=0, optional=True)
         pos, neg, exclude = self._query_terms(positive, negative)
         if not pos:
-            raise ValueError("cannot compute similarity with no positive input")
+            raise ParameterError("cannot compute similarity with no positive input")
         normed = self.get_normed_vectors()[: self._limit(restrict_vocab)]
         shifted = lambda terms: (1.0 + normed @ np.stack(terms, axis=1)) / 2.0  # (N, T)
         scores = np.prod(shifted(pos), axis=1, dtype=np.float32)
@@ -431,7 +425,7 @@ class WordVectors:
         An unknown word raises ``KeyError`` (gensim leaves it out), an empty set ``ValueError``.
         """
         if not len(ws1) or not len(ws2):
-            raise ValueError("n_similarity needs at least one word on each side")
+            raise ParameterError("n_similarity needs at least one word on each side")
         means = [self[list(ws)].mean(axis=0, dtype=np.float32) for ws in (ws1, ws2)]
         unit = _unit_rows(np.stack(means))
         return float(np.dot(unit[0], unit[1]))
@@ -468,7 +462,7 @@ class WordVectors:
         elif method == "3cosmul":
             search = self.most_similar_cosmul
         else:
-            raise ValueError(f"method={method!r} must be '3cosadd' or '3cosmul'")
+            raise ParameterError(f"method={method!r} must be '3cosadd' or '3cosmul'")
         return search(positive=[b, c], negative=[a], topn=topn, restrict_vocab=restrict_vocab)
 
     def doesnt_match(self, words: Iterable[str]) -> str:
@@ -479,18 +473,15 @@ class WordVectors:
         """
         words = list(words)
         if not words:
-            raise ValueError("doesnt_match needs at least one word")
+            raise ParameterError("doesnt_match needs at least one word")
         idx = np.array([self.get_index(w) for w in words], dtype=np.int64)
         unit = self.get_normed_vectors()[idx]  # (n, H)
         mean = _unit_rows(unit.mean(axis=0, dtype=np.float32)[None, :])[0]
         return words[int(np.argmin(unit @ mean))]
 
     def _limit(self, restrict_vocab: Optional[int]) -> int:
-        if restrict_vocab is None:
-            return len(self)
-        if restrict_vocab < 1:
-            raise ValueError(f"restrict_vocab={restrict_vocab} must be >= 1")
-        return min(int(restrict_vocab), len(self))
+        restrict_vocab = check_int("restrict_vocab", restrict_vocab, low=1, optional=True)
+        return len(self) if restrict_vocab is None else min(restrict_vocab, len(self))
 
     # --------------------------------------------------------------- evaluation
 
@@ -610,12 +601,7 @@ class WordVectors:
         (float32 ``(V, H)``) and, when known, ``counts`` (int64 ``(V,)``). Unlike the
         word2vec formats it holds any word (spaces included) and the counts.
         """
-        utf8, offsets = encode_words(self.index_to_key)
-        arrays = {"format": np.array(_NATIVE_FORMAT), "words_utf8": utf8, "word_offsets": offsets,
-                  "vectors": self._vectors}
-        if self.counts is not None:
-            arrays["counts"] = self.counts
-        formats.atomic_write(path, lambda fh: np.savez(fh, **arrays))
+        formats.write_native(path, self.index_to_key, self._vectors, self.counts)
 
     @classmethod
     def load(cls, path: PathLike, mmap: Optional[str] = None) -> "WordVectors":
@@ -642,117 +628,16 @@ class WordVectors:
         """
         if mmap is not None:
             raise ParameterError(f"mmap={mmap!r}: nsw2v's vectors file is read into memory; leave mmap out")
-        name = os.fspath(path)
-        if not os.path.isfile(name):
-            raise FileNotFoundError(f"{name}: no such file")
-        with open(name, "rb") as fh:
-            magic = fh.read(4)
-        if magic != b"PK\x03\x04":
-            raise ReadError(_not_native(name, magic))
-        try:
-            with zipfile.ZipFile(name) as archive:
-                arrays = _read_native(name, archive)
-        except ReadError:
-            raise
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:    # a cut file, a bad CRC
-            raise ReadError(f"{name}: cannot be read as nsw2v's vectors file ({exc})") from None
-        words = decode_words(arrays["words_utf8"], arrays["word_offsets"], name)
-        vectors = arrays["vectors"]
-        bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
-        if bad.size:
-            raise ReadError(f"{name}: the vector of {words[bad[0]]!r} (row {bad[0]}) holds a value that is not "
-                            f"finite ({bad.size} such rows)")
-        counts = arrays.get("counts")
-        if counts is not None and counts.size and counts.min() < 0:
-            raise ReadError(f"{name}: a count is negative ({int(counts.min())})")
+        words, vectors, counts = formats.read_native(path)
         try:
             return cls(words, vectors, counts=counts)
         except ValueError as exc:       # a repeated word
-            raise ReadError(f"{name}: {exc}") from None
+            raise ReadError(f"{os.fspath(path)}: {exc}") from None
 
 
 #: gensim's name for the same class: ``from nsw2v import KeyedVectors`` and
 #: ``KeyedVectors.load_word2vec_format(...)`` work as written for gensim.
 KeyedVectors = WordVectors
-
-
-# ---------------------------------------------------------------------- native file
-
-def _not_native(name: str, magic: bytes) -> str:
-    """Why a file that is not a zip archive is not nsw2v's vectors file, and what reads it."""
-    if magic[:1] == b"\x80":        # a pickle (protocol 2 or later): gensim's KeyedVectors.save/Word2Vec.save
-        return (f"{name}: a Python pickle (gensim's KeyedVectors.save or Word2Vec.save writes these); nsw2v "
-                "does not unpickle files (loading a pickle runs code from it). In gensim, write the vectors with "
-                "model.wv.save_word2vec_format(path, binary=True); read them here with "
-                "KeyedVectors.load_word2vec_format(path, binary=True)")
-    return (f"{name}: not nsw2v's vectors file (the .npz that WordVectors.save writes); files in the word2vec "
-            "text or binary format load with KeyedVectors.load_word2vec_format(path, binary=...)")
-
-
-def _read_native(name: str, archive: zipfile.ZipFile) -> dict:
-    """The members of a native vectors file, each checked in its ``.npy`` header (type, shape, size against
-    the archive's record) before its data is read, and against each other."""
-    members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
-    if "state" in members and "W_in" in members:
-        raise ReadError(f"{name}: an nsw2v model file, not vectors: Word2Vec.load(path).wv gives its vectors")
-    if "format" not in members:
-        raise ReadError(f"{name}: not nsw2v's vectors file (no 'format' member); vectors from gensim or the C "
-                        "tool load with KeyedVectors.load_word2vec_format")
-    headers = {}
-    for key in _NATIVE_ARRAYS:
-        if key in members:
-            headers[key] = _npy_header(name, archive, members[key])
-        elif key != "counts":
-            raise ReadError(f"{name}: the member {key!r} is missing")
-    fmt = _npy_data(archive, members["format"])
-    if fmt.shape != () or fmt.dtype.kind != "U" or str(fmt) != _NATIVE_FORMAT:
-        raise ReadError(f"{name}: format {fmt!r} is not {_NATIVE_FORMAT!r}")
-    shapes = {key: shape for key, (shape, _) in headers.items()}
-    for key, (shape, dtype) in headers.items():
-        wanted = _NATIVE_ARRAYS[key]
-        if wanted is not None and dtype != np.dtype(wanted):
-            raise ReadError(f"{name}: member {key!r} is {dtype}, expected {np.dtype(wanted)}")
-    expected = {"words_utf8": 1, "word_offsets": 1, "vectors": 2, "counts": 1}
-    for key, ndim in expected.items():
-        if key in shapes and len(shapes[key]) != ndim:
-            raise ReadError(f"{name}: member {key!r} has shape {shapes[key]}, expected {ndim} dimension(s)")
-    rows = shapes["vectors"][0]
-    if shapes["word_offsets"] != (rows + 1,) or shapes.get("counts", (rows,)) != (rows,):
-        raise ReadError(f"{name}: sizes disagree: {rows} vectors, {shapes['word_offsets'][0]} word offsets "
-                        f"(expected {rows + 1})" + (f", {shapes['counts'][0]} counts" if "counts" in shapes else ""))
-    return {key: _npy_data(archive, members[key]) for key in headers}
-
-
-def _npy_header(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple:
-    """``(shape, dtype)`` of a member, from its ``.npy`` header; the data it announces must be exactly what
-    the archive records for the member (so nothing is allocated for sizes the file does not hold)."""
-    member = info.filename
-    if info.file_size > 1100 * max(info.compress_size, 1):   # deflate packs at most about 1032:1
-        raise ReadError(f"{name}: member {member} claims {info.file_size} bytes from {info.compress_size}")
-    with archive.open(info) as fh:
-        try:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:                           # numpy.savez writes 1.0, or 2.0 for very long headers
-                raise ValueError(f"format version {version}")
-        except ValueError as exc:
-            raise ReadError(f"{name}: member {member} is not a NumPy array ({exc})") from None
-        start = fh.tell()
-    if dtype.hasobject or fortran:
-        raise ReadError(f"{name}: member {member} holds Python objects or a Fortran-ordered array")
-    if start + math.prod(shape) * dtype.itemsize != info.file_size:        # Python ints: no overflow
-        raise ReadError(f"{name}: member {member} announces shape {shape} of {dtype} but holds "
-                        f"{info.file_size - start} bytes of data")
-    return shape, dtype
-
-
-def _npy_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    """A member's array, read after :func:`_npy_header` checked its size."""
-    with archive.open(info) as fh:
-        return np.lib.format.read_array(fh, allow_pickle=False)
 
 
 # ---------------------------------------------------------------------- helpers

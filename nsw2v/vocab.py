@@ -1,15 +1,18 @@
 """The vocabulary: word counts, ``min_count``, subsampling and encoding to ids.
 
-    >>> import numpy as np
+    >>> from importlib import resources
     >>> from nsw2v.corpus import LineSentence
     >>> from nsw2v.vocab import Vocab
-    >>> sentences = LineSentence("/work/shared/data/corpora/lee_background.cor")
+    >>> sentences = LineSentence(resources.files("nsw2v") / "data" / "gutenberg_small.txt.gz")  # ships with nsw2v
     >>> vocab = Vocab.build(sentences, min_count=5)       # one counting pass
+    >>> vocab.index_to_key[:4]
+    ['the', 'and', 'to', 'of']
     >>> p_keep = vocab.keep_probabilities(sample=1e-3)    # float32 (V,)
     >>> for ids, sentence_ids in vocab.iter_chunks(sentences):   # one epoch
     ...     pass                                          # int32 (N,), int32 (N,)
-    >>> np.savez("vocab.npz", **vocab.to_arrays())
-    >>> same = Vocab.from_arrays(np.load("vocab.npz"))
+    >>> arrays = vocab.to_arrays()                        # np.savez("vocab.npz", **arrays) keeps them
+    >>> Vocab.from_arrays(arrays).index_to_key == vocab.index_to_key
+    True
 
 Word ids run from 0 (the most frequent word) to ``len(vocab) - 1``. Everything
 here runs on the host with NumPy; the training loop moves the id arrays to the
@@ -170,6 +173,7 @@ class Vocab:
         max_vocab_size: Optional[int] = None,
         source: Optional[str] = None,
         trim_rule: Optional[Callable] = None,
+        progress: Optional[Callable[..., None]] = None,
     ) -> "Vocab":
         """Count the tokens of a corpus in one pass and keep the frequent words.
 
@@ -196,6 +200,9 @@ class Vocab:
             by the ``max_vocab_size`` pruning (with ``min_reduce + 1`` as its
             ``min_count``), as gensim consults it there; :meth:`filtered` applies
             it to the final vocabulary.
+        progress : callable, optional
+            Called now and then as ``progress(words=n)`` with the tokens counted
+            so far (``nsw2v.training.progress.Counting``).
 
         Returns
         -------
@@ -222,11 +229,15 @@ class Vocab:
         raw_words = 0
         sentences_seen = 0
         min_reduce = 1
+        next_report = _BUILD_BATCH
         for sentence in sentences:
             _check_sentence(sentence)
             update(sentence)  # C loop over the list
             raw_words += len(sentence)
             sentences_seen += 1
+            if progress is not None and raw_words >= next_report:
+                progress(words=raw_words)
+                next_report = raw_words + _BUILD_BATCH
             if max_vocab_size is not None and len(counter) > max_vocab_size:
                 # Rebuilding keeps insertion order, hence the first-seen tie order.
                 counter = Counter({w: c for w, c in counter.items() if keep_word(w, c, min_reduce + 1, trim_rule)})
@@ -242,6 +253,7 @@ class Vocab:
         min_count: int = 5,
         source: Optional[str] = None,
         max_tokens: int = 50_000_000,
+        progress: Optional[Callable[..., None]] = None,
     ) -> Tuple["Vocab", Optional["EncodedCorpus"]]:
         """:meth:`build` that also keeps the corpus encoded, so training need not read it again.
 
@@ -252,7 +264,7 @@ class Vocab:
         vocabulary is exactly the one :meth:`build` gives (no ``max_vocab_size``
         here). Past ``max_tokens`` tokens (int32 ids: 4 bytes each) nothing more
         is kept, counting goes on as in :meth:`build`, and the second value is
-        ``None``.
+        ``None``. ``progress`` as in :meth:`build`.
         """
         positive_int("min_count", min_count)
         if not 0 <= max_tokens < 2 ** 31 - _BUILD_BATCH - MAX_SENTENCE_LENGTH:
@@ -268,6 +280,8 @@ class Vocab:
 
         def flush() -> None:
             nonlocal counter, blocks, block_lengths
+            if progress is not None:
+                progress(words=raw_words)
             if counter is not None:
                 counter.update(tokens)
                 return
@@ -645,7 +659,7 @@ def _final_ids(index: dict, vocab: "Vocab") -> np.ndarray:
 
 def require_tokens(raw_words: int, source: str) -> None:
     if raw_words == 0:
-        raise ValueError(f"{source}: the corpus has no tokens")
+        raise ReadError(f"{source}: the corpus has no tokens")
 
 
 def frequent(counts: np.ndarray, first: np.ndarray, min_count: int, raw_words: int, source: str) -> np.ndarray:
@@ -655,7 +669,7 @@ def frequent(counts: np.ndarray, first: np.ndarray, min_count: int, raw_words: i
     kept = np.flatnonzero(counts >= min_count)
     if kept.size == 0:
         largest = int(counts.max()) if counts.size else 0
-        raise ValueError(f"{source}: no tokens left after min_count={min_count} (largest count is {largest})")
+        raise ReadError(f"{source}: no tokens left after min_count={min_count} (largest count is {largest})")
     return kept[np.lexsort((first[kept], -counts[kept]))]
 
 

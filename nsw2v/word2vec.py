@@ -21,11 +21,13 @@ import numpy as np
 
 from . import backend, ingest, modelfile
 from .corpus import LineSentence
-from .errors import ParameterError
+from .errors import ParameterError, ReadError
 from .parallel_read import count_and_encode_file
 from .training import distributed as _distributed, driver, engines
+from .training.array_engine import shared_cap
 from .training.plan import LearningRate, mix
-from .util import positive_int
+from .training.progress import Counting
+from .util import check_int, check_number, positive_int
 from .vectors import WordVectors
 from .vocab import Vocab
 
@@ -34,8 +36,6 @@ DEFAULT_BATCH = {"numpy": 256, "cupy": 16384}
 # (390k words) in 24 steps of 16,384 gave crowded vectors (neighbours at cosine 0.97-0.99), in 256 steps of
 # 1,522 as good ones as at 256 (README, "Quality against batch size").
 _MIN_STEPS = 256
-# Longest text (bytes) tokenised that way at once; longer files are read token by token.
-_DEVICE_TEXT_LIMIT = 1 << 30
 
 
 class Word2Vec:
@@ -168,7 +168,7 @@ class Word2Vec:
         self._epoch_start = 0
         self._encoded = None                # (file key, EncodedCorpus) of the corpus_file the vocabulary came from
         if sentences is not None and corpus_file is not None:
-            raise ValueError("give sentences or corpus_file, not both")
+            raise ParameterError("give sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
             self.build_vocab(sentences, corpus_file=corpus_file, trim_rule=trim_rule)
             self.train(sentences, corpus_file=corpus_file, callbacks=self.callbacks)
@@ -176,30 +176,25 @@ class Word2Vec:
     def _validate(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
-                raise ValueError(message)
-        for name in ("alpha", "min_alpha", "sample", "ns_exponent"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise TypeError(f"{name}={value!r} must be a number")
-        need(isinstance(self.seed, (int, np.integer)) and not isinstance(self.seed, bool) and self.seed >= 0,
-             f"seed={self.seed!r} must be an integer >= 0")
+                raise ParameterError(message)
+        check_int("seed", self.seed, low=0)
         for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size", "workers",
                      "max_sentence_length", "chunk_words"):
             positive_int(name, getattr(self, name))
         for name in ("max_row_updates", "max_vocab_size", "max_final_vocab"):
             positive_int(name, getattr(self, name), optional=True)
+        check_number("ns_exponent", self.ns_exponent, low=0)
+        check_number("sample", self.sample, low=0)
+        _check_rates(self.alpha, self.min_alpha)
         need(self.sg in (0, 1), f"sg={self.sg!r} must be 0 (CBOW) or 1 (skip-gram)")
         need(self.hs == 0, f"hs={self.hs!r}: hierarchical softmax is not implemented; nsw2v trains with negative "
                            "sampling only (hs=0, negative >= 1)")
         need(self.cbow_mean == 1, f"cbow_mean={self.cbow_mean!r}: only the mean of the context vectors "
                                   "(cbow_mean=1, the C tool's and gensim's default) is implemented")
-        need(self.ns_exponent >= 0, f"ns_exponent={self.ns_exponent} must be >= 0")
-        need(self.sample >= 0, f"sample={self.sample} must be >= 0")
-        need(self.alpha > 0, f"alpha={self.alpha} must be > 0")
-        need(0 <= self.min_alpha <= self.alpha, f"min_alpha={self.min_alpha} must be in [0, alpha={self.alpha}]")
         need(self.sampler in (None, "exclusion", "batched"),
              f"sampler={self.sampler!r} must be 'exclusion', 'batched' or None")
-        engines.choose(self)
+        if engines.choose(self) == "array" and not backend.is_cupy(self.xp):
+            shared_cap(self.max_row_updates, self.workers)
         period = self.sync_period
         need(period is None or (isinstance(period, (int, np.integer)) and not isinstance(period, bool) and period >= 1)
              or (isinstance(period, (float, np.floating)) and period > 0),
@@ -213,7 +208,7 @@ class Word2Vec:
     # ------------------------------------------------------------------ vocabulary
     def _corpus(self, sentences: Optional[Iterable[List[str]]], corpus_file: Optional[str]):
         if (sentences is None) == (corpus_file is None):
-            raise ValueError("give exactly one of corpus_iterable (sentences) or corpus_file")
+            raise ParameterError("give exactly one of corpus_iterable (sentences) or corpus_file")
         if self._group is not None:
             if corpus_file is None or self.max_vocab_size is not None:
                 raise ParameterError("training on several processes (MPI) reads corpus_file, each rank its share, "
@@ -225,7 +220,7 @@ class Word2Vec:
             _check_file(corpus_file)
             return LineSentence(corpus_file, self.max_sentence_length), str(corpus_file)
         if iter(sentences) is sentences:
-            raise TypeError("the corpus (sentences, corpus_iterable) must be re-iterable (a list or a class with "
+            raise ParameterError("the corpus (sentences, corpus_iterable) must be re-iterable (a list or a class with "
                             "__iter__), not a one-shot generator: it is read once per epoch")
         return _Pieces(sentences, self.max_sentence_length), "sentences"
 
@@ -257,6 +252,7 @@ class Word2Vec:
             :data:`~nsw2v.vocab.RULE_DEFAULT` (``min_count`` decides; also any other
             value, ``None`` included), called once per distinct word.
         """
+        self._validate()                    # settings may have been assigned since the constructor checked them
         corpus, source = self._corpus(corpus_iterable, corpus_file)
         if trim_rule is not None and not callable(trim_rule):
             raise ParameterError(f"trim_rule={trim_rule!r} must be a callable trim_rule(word, count, min_count)")
@@ -266,14 +262,18 @@ class Word2Vec:
                                      "build the vocabulary of the whole corpus, or distributed=False")
             self._update_vocab(corpus, source, trim_rule)
             return
+        meter = Counting(source, echo=self.verbose)          # "counting words: 40%, 7.0M words" once a second
+        meter = meter if meter.active else None
+        if meter is not None and isinstance(corpus, LineSentence):
+            corpus.progress = meter
         counting = self.min_count if trim_rule is None else 1      # the rule sees every word
         encoded = None
         if corpus_file is not None and self.max_vocab_size is None:
             # one pass counts and keeps the corpus encoded; training then skips re-reading the file
-            self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source, counting)
+            self.vocab, encoded = self._count_and_encode(corpus, corpus_file, source, counting, meter)
         else:
             self.vocab = Vocab.build(corpus, min_count=counting, max_vocab_size=self.max_vocab_size,
-                                     source=source, trim_rule=trim_rule)
+                                     source=source, trim_rule=trim_rule, progress=meter)
         if trim_rule is not None:
             self.vocab, encoded = self.vocab.filtered(self.min_count, trim_rule, encoded, source)
         if self.max_final_vocab is not None:
@@ -290,7 +290,7 @@ class Word2Vec:
             self.batch_size = min(DEFAULT_BATCH[xp.__name__], max(_MIN_STEPS, self.vocab.total_words // _MIN_STEPS))
         if self.sampler != "batched" and not (self.sampler is None and backend.is_cupy(xp)) \
                 and self.negative > V - 1:
-            raise ValueError(f"negative={self.negative} must be less than the vocabulary size ({V} words) "
+            raise ParameterError(f"negative={self.negative} must be less than the vocabulary size ({V} words) "
                              "on the exclusion path; lower negative or use sampler='batched'")
         rng = backend.make_rng(xp, self.seed)
         # The C tool's initialisation: input vectors uniform in [-0.5/H, 0.5/H), output vectors zero.
@@ -298,6 +298,8 @@ class Word2Vec:
         self.W_out = xp.zeros((V, H), dtype=xp.float32)
         self.epochs_trained = self.words_trained = 0
         self._wv = self._syn1neg = None
+        if meter is not None:
+            meter.done(self.vocab, self.min_count)
 
     def _update_vocab(self, corpus: Iterable[List[str]], source: str, trim_rule: Optional[Callable]) -> None:
         """``build_vocab(update=True)``: the vocabulary grown by a corpus, the tables' rows moved with it."""
@@ -322,28 +324,29 @@ class Word2Vec:
         self._encoded = None                # ids renumbered; the new corpus is read again each epoch
         self._wv = self._syn1neg = None
 
-    def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str, min_count: int):
+    def _count_and_encode(self, corpus: LineSentence, corpus_file: str, source: str, min_count: int,
+                          meter: Any = None):
         """With ``NSW2V_FAST_GPU=1`` on CuPy the whole file is tokenised, counted and encoded on the
-        device (``nsw2v.ingest``); otherwise, and for text it cannot read exactly as ``LineSentence``
+        device (``nsw2v.ingest``, in pieces gunzipped by a thread while the device scans the one before,
+        the corpus kept there); otherwise, and for text it cannot read exactly as ``LineSentence``
         does, ``Vocab.build_encoded`` reads it token by token, in ``workers`` processes when there
         are several (``nsw2v.parallel_read``); on several ranks, each counts its share and they merge."""
         if self._group is not None:
             return self._group.count_and_encode(corpus, min_count, source)
         if _array_reader(self.xp):
-            limit = _DEVICE_TEXT_LIMIT
             free = backend.device_free_bytes(self.xp)
-            if free is not None:                    # a text too long for the device's memory is read token by token
-                limit = min(limit, free // ingest.DEVICE_BYTES_PER_TEXT_BYTE)
+            # read in pieces; a text too long for the device's memory is read token by token
+            limit = None if free is None else free // ingest.DEVICE_BYTES_PER_TEXT_BYTE
             try:
-                return ingest.count_and_encode(self.xp, ingest.read_bytes(corpus_file, limit),
-                                               min_count, self.max_sentence_length, source)
+                return ingest.count_and_encode_file(self.xp, corpus_file, min_count, self.max_sentence_length,
+                                                    source, limit)
             except ingest.Unsupported as why:
                 if self.verbose:
                     sys.stderr.write(f"reading {source} token by token: {why}\n")
         if self.workers > 1:                        # several processes: all of them read
             return count_and_encode_file(corpus_file, min_count, self.max_sentence_length,
-                                         workers=self.workers, source=source)
-        return Vocab.build_encoded(corpus, min_count=min_count, source=source)
+                                         workers=self.workers, source=source, progress=meter)
+        return Vocab.build_encoded(corpus, min_count=min_count, source=source, progress=meter)
 
     # ------------------------------------------------------------------ training
     def train(self, corpus_iterable: Optional[Iterable[List[str]]] = None, corpus_file: Optional[str] = None,
@@ -366,6 +369,7 @@ class Word2Vec:
         """
         if self.vocab is None:
             raise RuntimeError("call build_vocab() before train(), or pass the corpus to Word2Vec(...)")
+        self._validate()                    # as in build_vocab
         corpus, source = self._corpus(corpus_iterable, corpus_file)
         self._running = _checked_callbacks(callbacks or ())
         encoded = None
@@ -374,8 +378,9 @@ class Word2Vec:
         epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
         if compute_loss is not None:
             self.compute_loss = bool(compute_loss)
-        alpha = self.alpha if start_alpha is None else start_alpha
-        min_alpha = self.min_alpha if end_alpha is None else end_alpha
+        alpha, min_alpha = _check_rates(self.alpha if start_alpha is None else start_alpha,
+                                        self.min_alpha if end_alpha is None else end_alpha,
+                                        names=("start_alpha", "end_alpha"))
         schedule = LearningRate(alpha, min_alpha, epochs * self._pass_words(total_examples, total_words))
 
         def epoch_chunks(chunk_words: int):
@@ -383,10 +388,15 @@ class Word2Vec:
                 return encoded.iter_chunks(chunk_words)
             return self.vocab.iter_chunks(corpus, chunk_words)
 
+        pairs = encoded is None or any(int(lengths.max(initial=0)) > 1 for _, lengths in encoded.batches)
+        if not pairs and self._group is None:   # known before training: refused before it (ranks: after)
+            raise _nothing_to_train(source, self.min_count, None)
         self._loss_start = len(self.loss_history)
         done = driver.train(self, epoch_chunks, epochs, schedule, self._group)
         if done == 0:
-            raise ValueError(f"{source}: no in-vocabulary words to train on")
+            raise ReadError(f"{source}: no in-vocabulary words to train on")
+        if not sum(h["examples"] for h in self.loss_history[self._loss_start:]):
+            raise _nothing_to_train(source, self.min_count, self.sample)
         self._hook("on_train_end")
         return self
 
@@ -406,8 +416,7 @@ class Word2Vec:
                                      ("total_words", total_words, vocab.raw_words)):
             if given is None:
                 continue
-            if given < 1:
-                raise ValueError(f"{name}={given} must be >= 1")
+            given = positive_int(name, given)
             if counted:                     # the same share of in-vocabulary words as the counted corpus
                 return given * vocab.corpus_words / counted
         return vocab.corpus_words
@@ -508,7 +517,10 @@ class Word2Vec:
         # a setting added later (max_final_vocab) is absent from older files: its default then
         settings = {k: state[k] for k in cls._SETTINGS
                     if k in state and k not in ("epochs_trained", "words_trained")}
-        model = cls(xp=xp, **settings)
+        try:
+            model = cls(xp=xp, **settings)
+        except ParameterError as exc:
+            raise ReadError(f"{path}: member state: {exc}") from None
         model.vocab = vocab
         model.W_in, model.W_out = model.xp.asarray(W_in), model.xp.asarray(W_out)
         model.epochs_trained, model.words_trained = state["epochs_trained"], state["words_trained"]
@@ -542,6 +554,23 @@ class CallbackAny2Vec:
         """After the last epoch."""
 
 
+def _nothing_to_train(source: str, min_count: int, sample: Optional[float]) -> ReadError:
+    """The error of a training that had, or would have had, no example: no word with another in its window."""
+    why = ("no sentence holds two in-vocabulary words (one word per line?); word2vec learns from words that share "
+           f"a line: join the lines, or lower min_count (now {min_count})")
+    if sample:
+        why += f"; or subsampling dropped them all: lower sample (now {sample}; 0 turns it off)"
+    return ReadError(f"{source}: no training example: {why}")
+
+
+def _check_rates(alpha: Any, min_alpha: Any, names: tuple = ("alpha", "min_alpha")) -> tuple:
+    """``(alpha, min_alpha)`` checked as the constructor and ``train`` both check them: finite, ``alpha > 0``,
+    ``0 <= min_alpha <= alpha``."""
+    alpha = check_number(names[0], alpha, low=0, low_open=True)
+    min_alpha = check_number(names[1], min_alpha, low=0, high=alpha)
+    return alpha, min_alpha
+
+
 def _has_hook(callback: Any) -> bool:
     return any(hasattr(callback, name) for name in _HOOKS)
 
@@ -551,7 +580,7 @@ def _checked_callbacks(callbacks: Sequence[Any]) -> list:
     callbacks = list(callbacks)
     for i, callback in enumerate(callbacks):
         if not (_has_hook(callback) or callable(callback)):
-            raise TypeError(f"callbacks[{i}]={callback!r} is neither callable nor has any of the methods "
+            raise ParameterError(f"callbacks[{i}]={callback!r} is neither callable nor has any of the methods "
                             + ", ".join(_HOOKS))
     return callbacks
 

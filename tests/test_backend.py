@@ -42,13 +42,10 @@ def test_scatter_add_sums_duplicates(xp):
     np.testing.assert_allclose(backend.to_numpy(table), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("fast", ["0", "1"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("cap", [None, 3])
-def test_scatter_add_matches_float64_sums_and_repeats_exactly(xp, dtype, cap, fast, monkeypatch):
-    """Against a float64 reference; bit for bit the same twice (CuPy: sorted segment sums, or with
-    NSW2V_FAST_GPU=1 the sorted-run kernel; NumPy ignores the switch)."""
-    monkeypatch.setenv("NSW2V_FAST_GPU", fast)
+def test_scatter_add_matches_float64_sums_and_repeats_exactly(xp, dtype, cap):
+    """Against a float64 reference; bit for bit the same twice (CuPy: sorted segment sums)."""
     rng = np.random.default_rng(1)
     ids = rng.integers(0, 50, size=3000)
     ids[:500] = 7
@@ -67,40 +64,6 @@ def test_scatter_add_matches_float64_sums_and_repeats_exactly(xp, dtype, cap, fa
         runs.append(backend.to_numpy(table))
     np.testing.assert_allclose(runs[0], expected, rtol=1e-5, atol=1e-4 if dtype == "float32" else 1e-10)
     np.testing.assert_array_equal(runs[0], runs[1])
-
-
-@pytest.mark.parametrize("vocab_size", [9, 2**30])          # int32 keys; keys past int32
-@pytest.mark.parametrize("masked", [False, True])
-def test_step_sort_gives_each_steps_entries_sorted(xp, vocab_size, masked):
-    """StepSort (made once a chunk for the scatter kernels): each step's entries, and only they (the masked
-    ones left out), sorted by id (tests/test_kernels.py scatters them)."""
-    rng = np.random.default_rng(4)
-    ids = rng.integers(0, vocab_size, size=(50, 4)).astype(np.int32)
-    ids[:30, 0] = 5                                              # a run across steps
-    mask = rng.random((50, 4)) < 0.6 if masked else np.ones((50, 4), bool)
-    bounds = np.array([0, 17, 33, 50])
-    sort = backend.StepSort(xp, xp.asarray(ids), bounds, vocab_size, xp.asarray(mask) if masked else None)
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        step = sort.step(lo, hi)
-        local = backend.to_numpy(step.order) - int(step.base)
-        sorted_ids = backend.to_numpy(step.sorted_ids)
-        np.testing.assert_array_equal(np.sort(local), np.flatnonzero(mask[lo:hi]))
-        np.testing.assert_array_equal(ids[lo:hi].ravel()[local], sorted_ids)
-        assert (np.diff(sorted_ids) >= 0).all()
-    with pytest.raises(ValueError, match="5 rows of values for 16 x 4 ids"):
-        sort.step(17, 33).group(5)
-
-
-def test_step_sort_of_empty_steps_and_chunks(xp):
-    """A step with no rows (bounds repeat), a step whose entries are all masked, a chunk with no rows."""
-    ids = xp.asarray(np.arange(12, dtype=np.int32).reshape(6, 2) % 5)
-    mask = np.ones((6, 2), bool)
-    mask[2:4] = False                                            # rows 2-3: step [2, 4) has nothing kept
-    sort = backend.StepSort(xp, ids, np.array([0, 2, 2, 4, 6]), 5, xp.asarray(mask))
-    assert [int(sort.step(lo, hi).sorted_ids.size) for lo, hi in [(0, 2), (2, 2), (2, 4), (4, 6)]] == [4, 0, 0, 4]
-    for masked in (None, xp.zeros((0, 2), dtype=bool)):
-        empty = backend.StepSort(xp, xp.zeros((0, 2), dtype=xp.int32), np.array([0]), 5, masked)
-        assert empty.sorted_ids.size == 0 and empty.starts.tolist() == [0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

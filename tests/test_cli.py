@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from nsw2v import WordVectors, backend
@@ -161,3 +162,64 @@ def test_plot_draws_the_loss_curve_or_says_matplotlib_is_missing(vectors, tmp_pa
     else:
         assert result.returncode == 0, result.stderr
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def in_process(capsys, *args):
+    """``main(args)`` in this process (faster than a subprocess where nothing process-wide is tested)."""
+    from nsw2v.cli import main
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_gives_every_option_a_text_and_its_default_and_version_answers(capsys):
+    from nsw2v import __version__
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"nsw2v {__version__}"
+    with pytest.raises(SystemExit):
+        in_process(capsys, "train", "--help")
+    text = capsys.readouterr().out
+    blocks = {}                                     # option -> its help text (the lines up to the next option)
+    for block in text.split("\n  -")[1:]:
+        blocks[block.split()[0].rstrip(",").lstrip("-")] = " ".join(block.split())
+    defaults = {"size": "100", "window": "5", "negative": "5", "sample": "0.001", "epochs": "5", "seed": "1",
+                "min-count": "5", "min-alpha": "0.0001", "workers": "1", "ns-exponent": "0.75",
+                "max-row-updates": "64"}
+    for option, value in defaults.items():
+        assert f"(default: {value})" in blocks[option], blocks[option]
+    assert "default: 0.05 for CBOW, 0.025 for skip-gram" in blocks["alpha"]
+    assert "default: 256 on NumPy; on CuPy 16384" in blocks["batch-size"]
+    assert len(blocks) >= 30 and all(len(h.split()) > 2 for h in blocks.values()), blocks   # none without a text
+
+
+def test_eval_reports_nan_for_broken_vectors_and_refuses_a_file_without_questions(tmp_path, capsys):
+    words = ["king", "queen", "man", "woman"]
+    vectors = np.array([[1, 0, 0], [1, 1, 0], [np.nan, 0, 0], [0, 1, 1]], dtype=np.float32)
+    path = tmp_path / "broken.txt"
+    WordVectors(words, vectors).save_word2vec_format(str(path))
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("king\tqueen\t8\nman\twoman\t7\nking\twoman\t2\nqueen\tman\t3\n")
+    code, out, err = in_process(capsys, "eval", str(path), "--pairs", str(pairs))
+    assert code == 0 and "spearman nan, pearson nan" in out, out + err          # 1.000 before
+    assert "non-finite cosine" in err
+    assert "broken.txt line 4: the vector of word 'man' holds a value that is not finite" in err    # on loading
+    code, out, _ = in_process(capsys, "eval", str(path), "--pairs", str(pairs), "--json")
+    assert json.loads(out)["pairs"]["pearson"] is None                          # JSON has no NaN
+    empty = tmp_path / "questions.txt"
+    empty.write_text(": capitals\nnot a question\n")
+    code, out, err = in_process(capsys, "eval", str(path), "--analogies", str(empty))
+    assert code == 1 and out == ""                                              # 0.00% (0/0) and 0 before
+    assert err.strip().splitlines()[-1] == f"nsw2v: error: {empty}: no analogy question in the file (the format: ': section' " \
+                          "lines, each followed by questions 'a b c expected', four words a line)"
+
+
+def test_map_draws_the_words_and_their_neighbours(vectors, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="the map needs matplotlib")
+    _, out = vectors
+    png = tmp_path / "map.png"
+    code, _, err = in_process(capsys, "map", str(out), "king", "dog", "-o", str(png), "--topn", "3")
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = in_process(capsys, "map", str(out), "king", "unicorn", "-o", str(tmp_path / "other.png"))
+    assert code == 1 and err.strip() == "nsw2v: error: word 'unicorn' not in vocabulary"
+    assert not (tmp_path / "other.png").exists()

@@ -1,4 +1,4 @@
-"""Analogy and word-pair evaluation: hand-computed cases, t-distribution values, gensim parity."""
+"""Analogy and word-pair evaluation: hand-computed cases, p-values against closed forms, gensim parity."""
 from __future__ import annotations
 
 import math
@@ -7,15 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nsw2v.evaluate import (
-    betainc,
-    evaluate_word_analogies,
-    evaluate_word_pairs,
-    pearsonr,
-    rankdata,
-    spearmanr,
-    t_sf2,
-)
+from nsw2v.errors import ReadError
+from nsw2v.evaluate import evaluate_word_analogies, evaluate_word_pairs
 from nsw2v.vectors import WordVectors
 
 EVAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
@@ -133,22 +126,24 @@ def test_analogies_restrict_vocab(wv, questions):
 def test_analogies_need_a_section_header(wv, tmp_path):
     path = tmp_path / "q.txt"
     path.write_text("\nman king woman queen\n")
-    with pytest.raises(ValueError, match=r"q.txt line 2: question before the first ': section' header"):
+    with pytest.raises(ReadError, match=r"q.txt line 2: question before the first ': section' header"):
         evaluate_word_analogies(wv, path)
 
 
 def test_analogies_file_must_be_utf8(wv, tmp_path):
     path = tmp_path / "q.txt"
     path.write_bytes(b": s\nman king woman qu\xe9en\n")
-    with pytest.raises(ValueError, match=r"q.txt line 2: not UTF-8"):
+    with pytest.raises(ReadError, match=r"q.txt line 2: not UTF-8 \(invalid continuation byte at byte 17"):
         evaluate_word_analogies(wv, path)
 
 
-def test_analogies_empty_file(wv, tmp_path):
+@pytest.mark.parametrize("text", ["", "\n\n", ": section\nman king\nnot four words at all here\n", ": a\n: b\n"])
+def test_analogies_without_a_question_are_an_error(wv, tmp_path, text):
+    """Not 0.00% (0/0): an empty or all-malformed file says so (issue 14)."""
     path = tmp_path / "q.txt"
-    path.write_text("")
-    accuracy, sections = evaluate_word_analogies(wv, path)
-    assert accuracy == 0.0 and [s["section"] for s in sections] == ["Total accuracy"]
+    path.write_text(text)
+    with pytest.raises(ReadError, match=r"q.txt: no analogy question in the file"):
+        evaluate_word_analogies(wv, path)
 
 
 def test_wordvectors_method_shortcuts(wv, questions):
@@ -247,49 +242,57 @@ def test_pairs_other_delimiter(tmp_path):
     assert rho == pytest.approx(0.5)
 
 
-# ----------------------------------------------------------------- statistics
+def test_pairs_p_values_for_two_points_and_a_perfect_fit(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("a\tb\t2\na\td\t1\n")            # two points: r = 1, nothing to test it against
+    (r, p), (rho, p_rho), _ = evaluate_word_pairs(PAIR_VECS, path)
+    assert r == pytest.approx(1.0) and p == pytest.approx(1.0) and rho == pytest.approx(1.0)
+    path.write_text("a\tb\t3\na\tc\t2\na\td\t1\n")   # monotone: rho = 1 exactly, p = 0
+    _, (rho, p_rho), _ = evaluate_word_pairs(PAIR_VECS, path)
+    assert rho == pytest.approx(1.0) and p_rho == pytest.approx(0.0, abs=1e-12)
 
 
-def test_rankdata_averages_ties():
-    np.testing.assert_array_equal(rankdata([10, 20, 10, 30, 20, 20]), [1.5, 4, 1.5, 6, 4, 4])
-    np.testing.assert_array_equal(rankdata([3.0]), [1.0])
+def test_pairs_with_non_finite_vectors_are_nan_not_one(tmp_path):
+    """max(-1, min(1, nan)) gave 1.000 before; gensim reports nan (issue 14)."""
+    vecs = PAIR_VECS.vectors.copy()
+    vecs[1] = np.nan                                    # b
+    vecs[2, 0] = np.inf                                 # c
+    path = tmp_path / "pairs.tsv"
+    path.write_text("a\tb\t5\na\tc\t3\na\td\t1\na\te\t9\n")
+    for broken in ([1], [2]):
+        only = PAIR_VECS.vectors.copy()
+        only[broken] = vecs[broken]
+        with pytest.warns(RuntimeWarning, match="1 of the 4 pairs have a non-finite cosine"):
+            (r, p), (rho, p_rho), _ = evaluate_word_pairs(WordVectors(list(ANGLES), only), path)
+        assert all(math.isnan(v) for v in (r, p, rho, p_rho))
 
 
-@pytest.mark.parametrize(
-    "t, df, want",
-    [
-        (1.0, 1, 0.5),  # Cauchy: P(|T| > 1) = 1/2
-        (math.sqrt(3), 1, 1 / 3),  # 1 - (2/pi) atan(sqrt 3) = 1/3
-        (2.0, 2, 1 - 2 / math.sqrt(6)),  # df=2: 1 - t / sqrt(2 + t^2)
-        (0.5, 2, 1 - 0.5 / math.sqrt(2.25)),
-        (3.182446305284263, 3, 0.05),  # table values: t_{0.975, df}
-        (2.228138851986274, 10, 0.05),
-        (2.042272456301238, 30, 0.05),
-        (2.576, 1e6, 0.009995),  # close to the normal: 2 * (1 - Phi(2.576)) = 0.0099951...
-        (0.0, 5, 1.0),
-    ],
-)
-def test_t_distribution_two_sided_tail(t, df, want):
-    assert t_sf2(t, df) == pytest.approx(want, rel=1e-4 if df == 1e6 else 1e-8)
+@pytest.mark.parametrize("score", ["nan", "inf", "-Infinity"])
+def test_pairs_with_a_non_finite_gold_score_are_refused(tmp_path, score):
+    path = tmp_path / "pairs.tsv"
+    path.write_text(f"a\tb\t5\na\tc\t{score}\na\td\t1\n")
+    with pytest.raises(ReadError, match=rf"pairs.tsv line 2: the score '{score}' is not a finite number"):
+        evaluate_word_pairs(PAIR_VECS, path)
 
 
-def test_betainc_known_values():
-    assert betainc(1, 1, 0.3) == pytest.approx(0.3)  # uniform
-    assert betainc(2, 1, 0.3) == pytest.approx(0.09)  # x^2
-    assert betainc(0.5, 0.5, 0.5) == pytest.approx(0.5)  # symmetric
-    assert betainc(3, 4, 0.2) + betainc(4, 3, 0.8) == pytest.approx(1.0)  # I_x(a,b) = 1 - I_{1-x}(b,a)
-    assert betainc(2, 3, 0.0) == 0.0 and betainc(2, 3, 1.0) == 1.0
-    with pytest.raises(ValueError, match="x=1.5"):
-        betainc(1, 1, 1.5)
+def test_pairs_file_must_be_in_its_encoding(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_bytes(b"a\tb\t5\nb\tc\xff\t1\na\td\t1\n")
+    with pytest.raises(ReadError, match=r"pairs.tsv line 2: not utf8 \(invalid start byte at byte 3"):
+        evaluate_word_pairs(PAIR_VECS, path)
+    (r, _), _, _ = evaluate_word_pairs(PAIR_VECS, path, encoding="latin-1")     # the right encoding reads
+    assert r == pytest.approx(1.0)
 
 
-def test_correlation_edge_cases():
-    assert pearsonr([1, 2, 3], [2, 4, 6]) == pytest.approx((1.0, 0.0), abs=1e-12)
-    assert pearsonr([1, 2], [2, 1]) == (-1.0, 1.0)
-    r, p = pearsonr([1, 1, 1], [1, 2, 3])
-    assert math.isnan(r) and math.isnan(p)
-    with pytest.raises(ValueError, match="at least 2 points"):
-        spearmanr([1], [1])
+def test_pairs_need_two_and_constant_scores_are_nan(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("a\tb\t5\n")
+    with pytest.raises(ValueError, match="pairs.tsv: one usable word pair; a correlation needs at least 2"):
+        evaluate_word_pairs(PAIR_VECS, path)
+    path.write_text("a\tb\t5\na\tc\t5\na\td\t5\n")
+    with pytest.warns(Warning, match="constant"):                # scipy's ConstantInputWarning
+        (r, _), (rho, _), _ = evaluate_word_pairs(PAIR_VECS, path)
+    assert math.isnan(r) and math.isnan(rho)
 
 
 # -------------------------------------------------------------------- gensim

@@ -45,8 +45,8 @@ def test_word2vec_neighbours_on_lee_background(sg):
 
 @pytest.mark.parametrize("sg", [0, 1])
 def test_word2vec_neighbours_on_lee_background_with_the_kernels(xp, sg, monkeypatch):
-    """As above with batch 1,024 and rows of 48 floats, on CuPy through the kernels (NSW2V_FAST_GPU=1:
-    fused scores, plans sorted once a chunk, tiled scatter; NumPy ignores the switch).
+    """As above with batch 1,024 and rows of 48 floats, on CuPy through the CUDA engine (NSW2V_FAST_GPU=1:
+    walk.cu, a warp per stream, streams a 256th of the corpus's words; NumPy ignores the switch).
 
     NumPy, seeds 1-6: CBOW ranks (9,11,5) (6,116,21) (9,41,2) (8,53,1) (17,7,29) (15,51,16), skip-gram
     (78,1,18) (68,5,54) (132,1,134) (83,5,20) (75,0,139) (193,0,314): every rank < 320, every median < 200.

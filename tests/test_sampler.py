@@ -125,7 +125,8 @@ def test_bad_input_gives_clear_errors():
 
 
 @pytest.mark.parametrize("counts", [COUNTS, np.array([7]), np.array([0, 5, 0, 5]), np.array([10 ** 9, 1, 1, 3]),
-                                    np.random.default_rng(3).integers(0, 1000, 5000)])
+                                    np.random.default_rng(3).integers(0, 1000, 5000),
+                                    np.random.default_rng(4).zipf(1.3, 300_000)])   # running sums of 300k terms
 def test_alias_table_gives_exactly_the_distribution(counts):
     """Each id's probability implied by (accept, alias) is p to float64 rounding; p = 0 is never drawn."""
     from nsw2v.negative_sampling import alias_table

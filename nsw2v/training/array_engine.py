@@ -12,9 +12,23 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .. import backend
+from ..errors import ParameterError
 from ..negative_sampling import UnigramSampler
-from ..steps import CappedScatter, cbow_step, skipgram_step, sort_rows
+from ..steps import CappedScatter, cbow_step, skipgram_step
 from .plan import LearningRate, Plan, mix, plan_chunk
+
+
+def shared_cap(cap: Optional[int], processes: int) -> Optional[int]:
+    """Each process's share of ``max_row_updates`` (processes update the same rows at the same time), or a
+    :class:`~nsw2v.errors.ParameterError` when a share would fall below one update: the tables would then barely
+    move (``workers=100`` with the cap at 64 left the loss at 6 ln 2, nothing trained)."""
+    if cap is None or processes <= 1:
+        return cap
+    if cap < processes:
+        raise ParameterError(f"workers={processes} with max_row_updates={cap}: the array engine shares the cap "
+                             f"among its training processes, {cap} // {processes} = 0 updates each, and nothing "
+                             f"would train; use workers <= {cap}, or raise max_row_updates (or None: exact sums)")
+    return cap // processes
 
 
 class ArrayEngine:
@@ -42,13 +56,8 @@ class ArrayEngine:
                                       counts=model.vocab.counts, seed=sampler_seed)
         self.skip_hits = self.sampler.method == "batched"
         self.processes = processes
-        cap = model.max_row_updates
-        if cap is not None and processes > 1:
-            # processes update the same rows at the same time: share the cap between them
-            cap = max(1, cap // processes)
-        self.scatter = CappedScatter(cap)
+        self.scatter = CappedScatter(shared_cap(model.max_row_updates, processes))
         self.keep_p = xp.asarray(model.vocab.keep_probabilities(model.sample)) if model.sample > 0 else None
-        self.offsets = xp.asarray([o for o in range(-model.window, model.window + 1) if o != 0], dtype=xp.int32)
 
     def reseed(self, worker: int) -> None:
         """Give a worker process its own sampler stream."""
@@ -78,15 +87,9 @@ class ArrayEngine:
         one call for the chunk draws what a call per step would, with one call's overhead)."""
         xp = self.model.xp
         rng = backend.make_rng(xp, mix(self.seed, epoch, number))
-        plan = plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.offsets,
+        plan = plan_chunk(xp, rng, xp.asarray(ids_host), xp.asarray(sid_host), self.keep_p, self.model.window,
                           self.model.batch_size)
         plan.negatives = self.sampler.sample(plan.centers)
-        plan.sorted = None
-        W_in, W_out = self.model.W_in, self.model.W_out
-        if backend.kernel_steps(W_in, W_out, plan.ctx.shape[1], plan.negatives.shape[1]):
-            # the scatter kernels' sorts, once a chunk instead of twice a step
-            plan.sorted = sort_rows(xp, plan.centers, plan.ctx, plan.valid, plan.negatives, plan.bounds,
-                                    W_out.shape[0])
         return plan
 
     def step(self, plan: Plan, lo: int, hi: int, lr: float):
@@ -96,11 +99,9 @@ class ArrayEngine:
             return 0.0, 0
         centers, valid, ctx = plan.centers[lo:hi], plan.valid[lo:hi], plan.ctx[lo:hi]
         negatives = plan.negatives[lo:hi]
-        rows = plan.rows(lo, hi)
         if model.sg:
             loss = skipgram_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits,
-                                 self.scatter, rows)
+                                 self.scatter)
             return loss, valid.sum()                    # one example per (context, center) pair
-        loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter,
-                         rows)
+        loss = cbow_step(model.W_in, model.W_out, centers, ctx, valid, negatives, lr, self.skip_hits, self.scatter)
         return loss, hi - lo

@@ -366,7 +366,9 @@ class Sync:
         self.loss, self.examples = 0.0, 0           # global, not yet in model.loss_history
         self.logged = time.monotonic()
         self.settled = False                        # an error every rank raised together
-        self.progress = Progress(schedule.total) if model.verbose and group.rank == 0 else None
+        self.progress = Progress(schedule.total, echo=model.verbose) if group.rank == 0 else None
+        if self.progress is not None and not self.progress.active:
+            self.progress = None
         # a fingerprint of each row as of the last sync (the same on every rank: the tables start equal, the same
         # seed or the last epoch's end), to tell the rows this rank changed since; where the averager works
         stage = group.averager.xp

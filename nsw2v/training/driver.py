@@ -7,6 +7,7 @@ non-finite loss stops training with :class:`~nsw2v.errors.DivergedError`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any, Callable, Iterable
@@ -26,6 +27,14 @@ def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sche
     ``group``: the ranks of a training on several processes (:class:`.distributed.Group`); this process's
     ``epoch_chunks`` are then its share, and the ranks' syncs sum the words and the loss (returned, logged and
     shown by rank 0: global figures) and average the tables."""
+    # Overflow on the way to a non-finite loss is reported once, as DivergedError, not as NumPy's warnings
+    # (the forked training processes inherit the setting; the reader thread only plans, in integers).
+    with _quiet(model.xp):
+        return _train(model, epoch_chunks, epochs, schedule, group)
+
+
+def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate,
+           group: Any) -> int:
     sync = None if group is None else group.training(model, schedule)
     engine = engines.make(model, schedule if sync is None else sync.rate)
     processes = getattr(engine, "processes", 1)
@@ -33,7 +42,12 @@ def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sche
     if processes > 1:
         from .pool import Pool
         pool = Pool(engine, processes)
-    progress = Progress(schedule.total) if model.verbose and sync is None else None
+    if sync is None:
+        progress = Progress(schedule.total, echo=model.verbose)
+        if not progress.active:             # neither drawn nor logged: no report needs the loss
+            progress = None
+    else:
+        progress = sync.progress            # rank 0's, shown at the syncs with the global figures
     acc = engines.Accumulator()
     done, lr = 0, schedule.alpha
     start = time.time()
@@ -47,6 +61,7 @@ def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sche
     # with several processes, smaller chunks shorten the end of an epoch, when one works alone
     chunk_words = model.chunk_words // processes or 1
     model._hook("on_train_begin")
+    completed = False
     try:
         for _ in range(epochs):
             model._hook("on_epoch_begin")
@@ -63,32 +78,52 @@ def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sche
                     else:
                         sync.tick(done, lr, acc)
             else:
-                for loss, examples, words, lr in pool.epoch(chunks, done):
+                # Chunks finish out of order: report the words of the chunks finished so far (never going back,
+                # in the progress line or in loss_history) and the lowest rate yet, not a chunk's own end.
+                sizes: dict = {}
+                finished = done
+                for loss, examples, end, chunk_lr in pool.epoch(_sized(chunks, done, sizes), done):
+                    finished += sizes.pop(end, 0)      # 0: an empty chunk ended here too
+                    lr = min(lr, chunk_lr)
                     acc.add(loss, examples)
                     if sync is not None:
-                        sync.tick(words, lr, acc)
+                        sync.tick(finished, lr, acc)
                         continue
-                    flush(model, acc, words, lr)
-                    if progress is not None:
-                        progress.show(words, lr, model.loss_history[-1]["loss"] if examples else float("nan"))
+                    mean = flush(model, acc, finished, lr)
+                    if progress is not None and progress.due():
+                        progress.show(finished, lr, mean)
                 done += pool.words
             if sync is not None:
                 sync.end_epoch(done, acc)
             model._end_epoch()
+        completed = True
     except BaseException as exc:
         if sync is not None:
-            sync.fail(exc)      # raised on every rank (this one included) as one error
+            sync.fail(exc)              # raised on every rank (this one included) as one error
         raise
     finally:
         if pool is not None:
-            pool.close()
+            pool.close(abort=not completed)     # Ctrl-C, SIGTERM, divergence: the workers end at once
+        if progress is not None:
+            progress.end_line()             # an error's message starts on a line of its own
     if sync is not None:
-        done, progress = sync.finish(), sync.progress
+        done = sync.finish()                # the words of all ranks
+    check_tables(model, lr)
     model.words_trained += done
     model.train_seconds = time.time() - start
     if progress is not None:
         progress.finish(done, model.train_seconds)
     return done
+
+
+def _sized(chunks: Iterable, done: int, sizes: dict):
+    """``chunks`` as they are, noting each chunk's words in ``sizes`` under its end (``done`` plus the words of
+    the epoch up to and including it), the position the pool reports with its result."""
+    end = done
+    for ids, sid in chunks:
+        end += len(ids)
+        sizes[end] = sizes.get(end, 0) + len(ids)
+        yield ids, sid
 
 
 def flush(model: Any, acc: engines.Accumulator, words: float, lr: float) -> float:
@@ -105,6 +140,25 @@ def flush(model: Any, acc: engines.Accumulator, words: float, lr: float) -> floa
                                "alpha": float(lr), "loss": mean, "examples": examples})
     acc.loss, acc.examples = 0.0, 0
     return mean
+
+
+def check_tables(model: Any, lr: float) -> None:
+    """Raise :class:`~nsw2v.errors.DivergedError` when a table holds a value that is not finite: once, at the end
+    of training (one reduction over each table), for what the loss does not show (a last step's overflow)."""
+    xp = backend.get_array_module(model.W_in)
+    for table in (model.W_in, model.W_out):
+        if not bool(xp.isfinite(table).all()):
+            raise DivergedError(_advice(model, lr).replace("non-finite loss", "non-finite vectors"))
+
+
+@contextlib.contextmanager
+def _quiet(xp: Any):
+    if backend.is_cupy(xp):
+        yield
+        return
+    import numpy as np
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        yield
 
 
 def _advice(model: Any, lr: float) -> str:

@@ -5,8 +5,10 @@ An engine turns chunks of the encoded corpus into updates of ``model.W_in`` and
 
 ``prepare(epoch, number, ids, sid)``
     Whatever can be done ahead for chunk ``number`` of ``epoch`` (``ids`` and
-    ``sid``: the chunk's in-vocabulary ids and sentence numbers, int32 on the
-    host); the driver may call it in a reader thread while the previous chunk trains.
+    ``sid``: the chunk's in-vocabulary ids and sentence numbers, int32, on the
+    host, or on the device for a corpus the device reader keeps there,
+    :class:`nsw2v.ingest.ResidentCorpus`); the driver may call it in a reader
+    thread while the previous chunk trains.
 ``train(prepared, raw_words, words_before, acc, report) -> lr``
     Train on it: ``raw_words`` is ``len(ids)``, ``words_before`` the words of this
     ``train()`` call before the chunk (the learning rate's position); add the
@@ -46,19 +48,22 @@ def numba_available() -> bool:
 
 def choose(model: Any) -> str:
     """The engine ``model`` trains with: its ``engine`` setting, or the backend's default (on NumPy the compiled
-    loop when numba is installed, else the array code; on CuPy the CUDA kernels with ``NSW2V_FAST_GPU=1``,
-    else the array code)."""
+    loop when numba is installed, else the array code; on CuPy the CUDA kernels with ``NSW2V_FAST_GPU=1``
+    unless ``sampler='exclusion'``, else the array code)."""
     name = getattr(model, "engine", None)
     cupy = backend.is_cupy(model.xp)
     if name is None:
-        if cupy:
-            return "cuda" if backend.fast_gpu() else "array"
+        if cupy:   # the CUDA engine draws negatives on the batched path only
+            return "cuda" if backend.fast_gpu() and model.sampler != "exclusion" else "array"
         return "numba" if numba_available() else "array"
     if name not in ENGINES:
         raise ParameterError(f"engine={name!r} must be one of {', '.join(map(repr, ENGINES))} or None")
     if name == "numba" and cupy or name == "cuda" and not cupy:
         raise ParameterError(f"engine={name!r} runs on {'NumPy' if name == 'numba' else 'CuPy'}, "
                              f"not on {model.xp.__name__}: choose xp to match, or engine=None")
+    if name == "cuda" and model.sampler == "exclusion":
+        raise ParameterError("engine='cuda' draws negatives on the batched path: use sampler='batched' (or None), "
+                             "or engine='array' for sampler='exclusion'")
     if name == "numba" and not numba_available():
         raise ParameterError("engine='numba' needs numba: pip install numba (or engine='array')")
     return name

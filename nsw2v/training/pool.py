@@ -1,12 +1,14 @@
 """``workers`` forked processes training on the same two tables in shared memory (the array engine on NumPy)."""
 from __future__ import annotations
 
+import os
 import queue
 from typing import Any, Iterable
 
 import numpy as np
 
 from .. import backend
+from ..util import quiet_worker
 from .engines import Accumulator
 
 
@@ -35,7 +37,8 @@ class Pool:
         ctx = mp.get_context("fork")            # the workers inherit the model, vocabulary and tables
         self.tasks = ctx.Queue(maxsize=2 * workers)
         self.results = ctx.Queue()
-        self.procs = [ctx.Process(target=_work, args=(engine, i, self.tasks, self.results), daemon=True)
+        self.procs = [ctx.Process(target=_work, args=(engine, i, self.tasks, self.results, os.getpid()),
+                                  daemon=True)
                       for i in range(workers)]
         for proc in self.procs:
             proc.start()
@@ -74,23 +77,39 @@ class Pool:
             if block:
                 return
 
-    def close(self) -> None:
-        for _ in self.procs:
-            try:
-                self.tasks.put_nowait(None)
-            except queue.Full:
-                pass
-        for proc in self.procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
+    def close(self, abort: bool = False) -> None:
+        """End the workers: after the last chunk, when each has finished (``abort=False``); on an error, Ctrl-C
+        or SIGTERM at once (``abort=True``: they are killed, and what waits in the queues is dropped, so that
+        neither this process nor its exit waits on a pipe that no one reads)."""
+        if abort:
+            for q in (self.tasks, self.results):
+                q.cancel_join_thread()          # else exit joins the feeder thread, blocked writing a chunk
+            for proc in self.procs:
+                if proc.is_alive():
+                    proc.kill()
+            for proc in self.procs:
+                proc.join(timeout=1)
+        else:
+            for _ in self.procs:
+                try:
+                    self.tasks.put_nowait(None)
+                except queue.Full:
+                    pass
+            for proc in self.procs:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.terminate()
+        for q in (self.tasks, self.results):
+            q.close()
         model = self.model
         model.W_in, model.W_out = model.W_in.copy(), model.W_out.copy()   # off the mapping, unmapped once unused
 
 
-def _work(engine: Any, worker: int, tasks: Any, results: Any) -> None:
+def _work(engine: Any, worker: int, tasks: Any, results: Any, parent: int = 0) -> None:
     """A worker process: train every chunk it is handed until it gets ``None``."""
     import traceback
+    if parent:
+        quiet_worker(parent)
     engine.reseed(worker)
     try:
         while True:

@@ -204,6 +204,15 @@ class ShareSentences(LineSentence):
     def __repr__(self) -> str:
         return f"ShareSentences({self.share!r}, max_sentence_length={self.max_sentence_length})"
 
+    @property
+    def progress(self) -> None:
+        """No counting progress: a share is counted by :func:`count_share`, not by iterating it."""
+        return None
+
+    @progress.setter
+    def progress(self, meter) -> None:
+        pass
+
     def _stream(self) -> io.TextIOBase:
         return self.share.text()
 
