@@ -125,14 +125,19 @@ def prefix_rows(sync: int, vocab_size: int, first: int = FIRST_PREFIX) -> int:
     return min(first << zeros, vocab_size)
 
 
-_MIX = np.random.default_rng(20261207).integers(1, 1 << 63, size=4096, dtype=np.uint64) | np.uint64(1)
+_MIX = np.random.default_rng(20261207).integers(1, 1 << 63, size=8192, dtype=np.uint64) | np.uint64(1)
 
 
 def fingerprint(xp: Any, rows: Any) -> Any:
-    """A 64-bit fingerprint of each row of float32 ``rows`` (``(..., H)``, ``H <= 4096``): its bits times odd
-    constants, summed modulo 2**64. A change of any bits of a row changes it, but for a chance of 2**-64."""
-    mix = xp.asarray(_MIX[:rows.shape[-1]])
-    return (xp.ascontiguousarray(rows).view(xp.uint32).astype(xp.uint64) * mix).sum(axis=-1, dtype=xp.uint64)
+    """A 64-bit fingerprint of each row of float32 ``rows`` (``(..., H)``, ``H <= 8192``): its bits, two floats
+    to a 64-bit word (one float a word when ``H`` is odd), times odd constants, summed modulo 2**64. A change of
+    any bits of a row changes it, but for a chance of 2**-64."""
+    rows = xp.ascontiguousarray(rows)
+    words = rows.view(xp.uint64) if rows.shape[-1] % 2 == 0 else rows.view(xp.uint32).astype(xp.uint64)
+    mix = xp.asarray(_MIX[:words.shape[-1]])
+    if xp is np:
+        return words @ mix                          # integer matmul: one pass, wrapping as it should
+    return (words * mix).sum(axis=-1, dtype=xp.uint64)
 
 
 class GlobalRate(LearningRate):
@@ -469,18 +474,22 @@ class Sync:
             snapshot = xp.stack((W_in[lo:hi], W_out[lo:hi]))           # (2, n, H)
             staged = backend.to_numpy(snapshot) if stage is np else snapshot
             changed = fingerprint(stage, staged) != self.marks[:, lo:hi]                 # (2, n)
-            mine = stage.where(changed[..., None], staged, stage.float32(0))
-            total = self.group.averager.sum(stage.concatenate((mine, changed[..., None].astype(stage.float32)),
-                                                              axis=2))                  # (2, n, H + 1)
+            block = stage.empty(staged.shape[:2] + (width + 1,), dtype=stage.float32)    # (2, n, H + 1)
+            stage.multiply(staged, changed[..., None], out=block[..., :width])   # rows this rank left: 0
+            block[..., width] = changed
+            total = self.group.averager.sum(block)
             count = total[..., width:]
-            new = stage.where(count > 0, total[..., :width] / stage.maximum(count, 1), staged)
+            new = total[..., :width] / stage.maximum(count, 1)          # (2, n, H), contiguous
+            same = count[..., 0] == 0
+            new[same] = staged[same]                # rows no rank changed stay as they are
             self.marks[:, lo:hi] = fingerprint(stage, new)
             new = xp.asarray(new)
-            if exact:
-                W_in[lo:hi], W_out[lo:hi] = new[0], new[1]
-            else:           # exactly new where nothing was written meanwhile (a rounding left would read as a change)
-                W_in[lo:hi] = new[0] + (W_in[lo:hi] - snapshot[0])
-                W_out[lo:hi] = new[1] + (W_out[lo:hi] - snapshot[1])
+            for t, table in enumerate((W_in, W_out)):
+                if exact:
+                    table[lo:hi] = new[t]
+                else:       # exactly new where nothing was written meanwhile (a rounding left would read as a change)
+                    table[lo:hi] -= snapshot[t]
+                    table[lo:hi] += new[t]
 
     def _mean(self) -> float:
         return float(self.loss / self.examples) if self.examples else float("nan")
