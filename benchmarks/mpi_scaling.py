@@ -6,7 +6,9 @@
 Measured (``mpiexec -n 2`` on this machine): the time of one sync against the rows it averages (both tables,
 vector_size 100: the changes and a changed-or-not column staged, one ``MPI_Iallreduce``, the new rows written;
 ``nsw2v.training.distributed``'s own code), with the allreduce alone beside it; and the training words per second
-of one rank (one process, the default engine, one epoch of the first 20 MB of enwiki).
+of one rank (one process, the default engine, one epoch of the first 20 MB of enwiki). The two ranks share the
+machine's two cores, so the sync's own work (staging, fingerprints, the new rows) is also timed on one rank alone
+while the other waits, as it would run on a node of its own: the model takes that figure.
 
 Modelled (not measured): a sync of ``m`` bytes over ``p`` nodes by ring allreduce takes
 ``2 (p - 1) a + 2 (p - 1) / p * m / b`` (``a``: the latency of one step, ``b``: the link's bandwidth) plus the
@@ -44,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--words-per-second", type=float, default=None,
                         help="one rank's training speed, instead of measuring it")
+    parser.add_argument("--from-json", metavar="FILE", help="the model again from a --json file's measurements")
     parser.add_argument("--measure", metavar="FILE", help=argparse.SUPPRESS)   # the mpiexec part
     return parser.parse_args(argv)
 
@@ -85,8 +88,20 @@ def measure_syncs(out: str, repeats: int) -> None:
             start = time.perf_counter()
             group.wait(comm.Iallreduce(block, total, op=MPI.SUM), "timing")
             times["allreduce"].append(time.perf_counter() - start)
+        # the sync's own work alone, on rank 0 while rank 1 waits (as on a node of its own): the sum an identity
+        comm.Barrier()
+        if comm.Get_rank() == 0:
+            group.averager.sum = lambda block: block.copy()
+            for _ in range(repeats):
+                model.W_in[:rows] += 1e-3
+                start = time.perf_counter()
+                sync._average(rows, exact=False)
+                times.setdefault("local", []).append(time.perf_counter() - start)
+            del group.averager.sum
+        comm.Barrier()
         results.append({"rows": rows, "bytes": block.nbytes, "sync_ms": 1e3 * float(np.median(times["sync"])),
-                        "allreduce_ms": 1e3 * float(np.median(times["allreduce"]))})
+                        "allreduce_ms": 1e3 * float(np.median(times["allreduce"])),
+                        "local_ms": 1e3 * float(np.median(times.get("local", [float("nan")])))})
     if comm.Get_rank() == 0:
         with open(out, "w") as fh:
             json.dump(results, fh)
@@ -117,15 +132,16 @@ def model_rows(measured: list, w: float) -> list:
     """The model's rows: nodes x link x sync period -> sync ms, efficiency, words/s; and the period for 90%."""
     import numpy as np
     rows = np.array([m["rows"] for m in measured], dtype=float)
-    local = np.array([m["sync_ms"] - m["allreduce_ms"] for m in measured]) / 1e3     # s, the work besides MPI
+    local = np.array([m["local_ms"] for m in measured]) / 1e3                         # s, the work besides MPI
     per_row_local = max(0.0, float(np.polyfit(rows, local, 1)[0]))                    # s per row
     avg_rows = expected_rows(VOCAB)
     message = avg_rows * 2 * (H + 1) * 4                                              # bytes per sync
     cases = [("CPU node", w, (2, 4, 8, 16, 32, 64), link, values, per_row_local * avg_rows)
              for link, values in LINKS.items()]
-    # GPUs: one a node, rows staged through host memory over PCIe (25 GB/s each way); or 8 in one node averaged
-    # by NCCL over NVLink (bus bandwidth 150 GB/s assumed), no staging
-    staging = 2 * message / 25e9
+    # GPUs: one a node, a sync's block staged through host memory over PCIe (25 GB/s each way), its own work on the
+    # GPU (taken as nothing beside that); or 8 in one node averaged by NCCL over NVLink (bus bandwidth 150 GB/s
+    # assumed), no staging
+    staging = 2 * message / 25e9            # PCIe both ways; the rest of a sync's own work runs on the GPU
     cases += [("GPU", GPU_WORDS, (1, 2, 4, 8), link + ", host-staged", values, staging)
               for link, values in LINKS.items()]
     cases += [("GPU", GPU_WORDS, (1, 2, 4, 8), "NVLink, NCCL", NVLINK, 0.0)]
@@ -146,19 +162,24 @@ def main(argv=None) -> None:
     if args.measure:
         measure_syncs(args.measure, args.repeats)
         return
-    with tempfile.TemporaryDirectory() as folder:
-        out = os.path.join(folder, "syncs.json")
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        subprocess.run(["mpiexec", "-n", "2", sys.executable, str(Path(__file__).resolve()), "--measure", out,
-                        "--repeats", str(args.repeats)], check=True, env=env)
-        with open(out) as fh:
-            measured = json.load(fh)
-    w = args.words_per_second or rank_speed()
+    if args.from_json:
+        with open(args.from_json) as fh:
+            meta = json.load(fh)["meta"]
+        measured, w = meta["measured"], meta["rank_words_per_s"]
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            out = os.path.join(folder, "syncs.json")
+            env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            subprocess.run(["mpiexec", "-n", "2", sys.executable, str(Path(__file__).resolve()), "--measure", out,
+                            "--repeats", str(args.repeats)], check=True, env=env)
+            with open(out) as fh:
+                measured = json.load(fh)
+        w = args.words_per_second or rank_speed()
     print(f"{machine()}; {datetime.date.today()}\ncommand: python {shlex.join(sys.argv)}\n")
     print("Measured on 2 ranks here (medians):\n")
-    print(markdown_header(["rows", "MB", "sync ms", "allreduce ms"]))
+    print(markdown_header(["rows", "MB", "sync ms (2 ranks)", "allreduce alone ms", "sync's own work ms (1 rank)"]))
     for m in measured:
-        print(markdown_row([f"{m['rows']:,}", m["bytes"] / 1e6, m["sync_ms"], m["allreduce_ms"]]))
+        print(markdown_row([f"{m['rows']:,}", m["bytes"] / 1e6, m["sync_ms"], m["allreduce_ms"], m["local_ms"]]))
     print(f"\nOne rank trains {w / 1e3:,.0f}k words/s here. E[rows] per sync at V={VOCAB:,}: "
           f"{expected_rows(VOCAB):,.0f}.\n\nModel:\n")
     table = model_rows(measured, w)

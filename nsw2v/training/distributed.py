@@ -169,22 +169,21 @@ class GlobalRate(LearningRate):
 
 
 class HostAverager:
-    """Sums blocks of rows over the ranks with MPI in host memory: the tables' rows are staged there (copied from
-    the GPU for CuPy tables). The interface of an averager: ``xp``, the array module its blocks live in (where
-    :class:`Sync` keeps the tables as of the last sync), and ``sum(block)``."""
+    """Sums blocks of rows over the ranks with MPI in host memory, where the blocks of CuPy tables are staged
+    (copied down, summed, copied up). An averager has one method, ``sum(block)``."""
 
     name = "host"
-    xp = np
 
     def __init__(self, group: "Group"):
         self.group = group
 
-    def sum(self, block: np.ndarray) -> np.ndarray:
-        """The sum over the ranks of ``block`` (float32, C-contiguous, the same shape on every rank)."""
+    def sum(self, block: Any) -> Any:
+        """The sum over the ranks of ``block`` (float32, the same shape on every rank), where ``block`` is."""
         group = self.group
-        total = np.empty_like(block)
-        group.wait(group.comm.Iallreduce(block, total, op=group.MPI.SUM), "averaging the tables")
-        return total
+        host = np.ascontiguousarray(backend.to_numpy(block))
+        total = np.empty_like(host)
+        group.wait(group.comm.Iallreduce(host, total, op=group.MPI.SUM), "averaging the tables")
+        return total if isinstance(block, np.ndarray) else backend.get_array_module(block).asarray(total)
 
 
 class NcclAverager:
@@ -195,7 +194,7 @@ class NcclAverager:
     name = "nccl"
 
     def __init__(self, group: "Group", xp: Any, nccl: Any):
-        self.group, self.xp, self.nccl = group, xp, nccl       # blocks stay on the device
+        self.group, self.xp, self.nccl = group, xp, nccl
         uid = nccl.get_unique_id() if group.rank == 0 else None
         uid = group.comm.bcast(uid, root=0)
         self.comm = nccl.NcclCommunicator(group.size, uid, group.rank)
@@ -375,10 +374,10 @@ class Sync:
         if self.progress is not None and not self.progress.active:
             self.progress = None
         # a fingerprint of each row as of the last sync (the same on every rank: the tables start equal, the same
-        # seed or the last epoch's end), to tell the rows this rank changed since; where the averager works
-        stage = group.averager.xp
-        self.marks = stage.stack([fingerprint(stage, stage.asarray(backend.to_numpy(t) if stage is np else t))
-                                  for t in (model.W_in, model.W_out)])       # (2, V) uint64
+        # seed or the last epoch's end), to tell the rows this rank changed since; beside the tables (a GPU's
+        # rows are fingerprinted there, and only the block of a sync travels through host memory)
+        xp = backend.get_array_module(model.W_in)
+        self.marks = xp.stack([fingerprint(xp, t) for t in (model.W_in, model.W_out)])      # (2, V) uint64
 
     def tick(self, words: float, lr: float, acc: Any) -> None:
         """Sync when ``sync_period`` has passed since the last one."""
@@ -467,23 +466,22 @@ class Sync:
         model = self.model
         W_in, W_out = model.W_in, model.W_out
         width = W_in.shape[1]
-        xp, stage = backend.get_array_module(W_in), self.group.averager.xp
+        xp = backend.get_array_module(W_in)
         step = max(1, SLICE_BYTES // (2 * (width + 1) * 4))
         for lo in range(0, rows, step):
             hi = min(rows, lo + step)
             snapshot = xp.stack((W_in[lo:hi], W_out[lo:hi]))           # (2, n, H)
-            staged = backend.to_numpy(snapshot) if stage is np else snapshot
-            changed = fingerprint(stage, staged) != self.marks[:, lo:hi]                 # (2, n)
-            block = stage.empty(staged.shape[:2] + (width + 1,), dtype=stage.float32)    # (2, n, H + 1)
-            stage.multiply(staged, changed[..., None], out=block[..., :width])   # rows this rank left: 0
+            changed = fingerprint(xp, snapshot) != self.marks[:, lo:hi]                 # (2, n)
+            block = xp.empty(snapshot.shape[:2] + (width + 1,), dtype=xp.float32)    # (2, n, H + 1)
+            block[..., :width] = snapshot
+            block[~changed] = 0                     # a row this rank left adds nothing (and is not counted)
             block[..., width] = changed
             total = self.group.averager.sum(block)
             count = total[..., width:]
-            new = total[..., :width] / stage.maximum(count, 1)          # (2, n, H), contiguous
+            new = total[..., :width] / xp.maximum(count, 1)             # (2, n, H), contiguous
             same = count[..., 0] == 0
-            new[same] = staged[same]                # rows no rank changed stay as they are
-            self.marks[:, lo:hi] = fingerprint(stage, new)
-            new = xp.asarray(new)
+            new[same] = snapshot[same]              # rows no rank changed stay as they are
+            self.marks[:, lo:hi] = fingerprint(xp, new)
             for t, table in enumerate((W_in, W_out)):
                 if exact:
                     table[lo:hi] = new[t]
