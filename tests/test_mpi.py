@@ -385,8 +385,8 @@ def test_an_error_on_one_rank_stops_every_rank_with_one_message(tmp_path):
         from nsw2v import Word2Vec
         from nsw2v.errors import DistributedError
 
-        def fail(model):
-            if model.rank == 1:
+        def fail(model):                            # at the last epoch's end: after the last sync
+            if model.rank == 1 and model.epochs_trained == 3:
                 raise MemoryError("no room on purpose")
 
         model = Word2Vec(engine="array", epochs=3, sync_period=2000, verbose=False)

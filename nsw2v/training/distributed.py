@@ -357,7 +357,7 @@ class Sync:
 
     ``rate`` is the engine's learning rate; ``tick(words, lr, acc)`` at each report and chunk's end may sync;
     ``end_epoch(words, acc)`` syncs until every rank is through its part, then averages the whole tables;
-    ``fail(exc)`` makes a failure of this rank every rank's; ``finish(words)`` returns the global words.
+    ``fail(exc)`` makes a failure of this rank every rank's; ``finish()`` returns the global words.
     """
 
     def __init__(self, group: Group, model: Any, schedule: LearningRate):
@@ -408,7 +408,12 @@ class Sync:
         self.group.raise_first(exc, int(total[4]))
 
     def finish(self) -> int:
-        """All ranks' words of this ``train()`` (known at the last sync)."""
+        """All ranks' words of this ``train()``, after a last small collective that catches a failure of
+        another rank since the last sync (a callback at the last epoch's end)."""
+        total = self._control(self.last_words, 0.0, 0, active=False)
+        if total[4]:
+            self.settled = True
+            self.group.raise_first(None, int(total[4]))
         return int(round(self.global_words))
 
     # ---------------------------------------------------------------- inside
