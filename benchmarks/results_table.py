@@ -23,7 +23,8 @@ The table gives the median and, over several runs, the range of each figure;
 "speed vs gensim" is gensim's median wall time over the row's (above 1: faster
 than gensim). Settings shared by every peer: vector_size 100, window 5,
 negative 5, sample 1e-3, min_count 5, alpha 0.05 (CBOW) or 0.025 (skip-gram),
-min_alpha 1e-4, 2 workers or threads (one process for the ``nsw2v-1`` rows).
+min_alpha 1e-4, 2 workers or threads (one thread for the ``nsw2v-1`` rows). nsw2v runs its default engine
+on NumPy: the compiled loop with numba installed, else the array code.
 The output names the machine, the date, the versions and this command; the
 figures in the README come from it, run on a quiet machine.
 """
@@ -49,8 +50,8 @@ from _shared import corpus_path, eval_files, evaluate_nsw2v, machine, markdown_h
 HERE = Path(__file__).resolve().parent
 CONFIGS = {"cbow1": (0, 1), "sg1": (1, 1), "cbow5": (0, 5)}         # name: (sg, epochs)
 PEERS = ("nsw2v", "gensim", "c", "nsw2v-1")
-PEER_NAMES = {"nsw2v": "nsw2v, NumPy, `--workers 2`", "gensim": "gensim {gensim}, `workers=2`",
-              "c": "word2vec C tool, `-threads 2`", "nsw2v-1": "nsw2v, NumPy, one process (default)"}
+PEER_NAMES = {"nsw2v": "nsw2v, `--workers 2`", "gensim": "gensim {gensim}, `workers=2`",
+              "c": "word2vec C tool, `-threads 2`", "nsw2v-1": "nsw2v, `--workers 1`"}
 COLUMNS = ["peer", "model", "epochs", "wall s", "CPU s", "peak MiB", "words/s", "analogy acc. (30k)",
            "WordSim-353 rho", "speed vs gensim"]
 
@@ -64,7 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs of each peer for each setting, alternating")
     parser.add_argument("--configs", default="cbow1,sg1,cbow5", help=f"settings, of {', '.join(CONFIGS)}")
     parser.add_argument("--peers", default="nsw2v,gensim,c,nsw2v-1",
-                        help="of nsw2v (2 processes), gensim, c (needs --word2vec-bin), nsw2v-1 (one process)")
+                        help="of nsw2v (--workers 2), gensim, c (needs --word2vec-bin), nsw2v-1 (--workers 1)")
     parser.add_argument("--word2vec-bin", metavar="PATH", help="the C tool's word2vec executable")
     parser.add_argument("--json", metavar="FILE", help="also write every run as JSON")
     parser.add_argument("--gensim-child", nargs=5, metavar=("CORPUS", "OUT", "SG", "EPOCHS", "ALPHA"),

@@ -180,6 +180,18 @@ def free_pool(xp: ModuleType) -> None:
         xp.get_default_memory_pool().free_all_blocks()
 
 
+def nccl(xp: ModuleType) -> Optional[ModuleType]:
+    """CuPy's NCCL bindings (``cupy.cuda.nccl``) when ``xp`` is CuPy and NCCL loads, else ``None``
+    (for averaging tables between GPUs in ``nsw2v.training.distributed``)."""
+    if not is_cupy(xp):
+        return None
+    try:
+        from cupy.cuda import nccl as module
+    except Exception:       # NCCL's library absent or broken
+        return None
+    return module if getattr(module, "available", True) else None
+
+
 def synchronize(xp: ModuleType) -> None:
     """Wait for queued device work (no-op on NumPy); for honest timings."""
     if is_cupy(xp):

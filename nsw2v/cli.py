@@ -90,12 +90,15 @@ def cmd_train(args: argparse.Namespace) -> int:
                      hs=args.hs, negative=args.negative, ns_exponent=args.ns_exponent, sample=args.sample,
                      alpha=args.alpha, min_alpha=args.min_alpha, epochs=args.epochs, batch_size=args.batch_size,
                      sampler=args.sampler, seed=args.seed, xp=args.xp, max_row_updates=args.max_row_updates or None,
-                     workers=args.workers, verbose=not args.quiet, engine=args.engine, streams=args.streams)
+                     workers=args.workers, verbose=not args.quiet, engine=args.engine, streams=args.streams,
+                     sync_period=args.sync_period)
     model.build_vocab(corpus_file=corpus)
-    if not outputs and args.corpus is not None:     # (the demo run prints neighbours)
+    if not outputs and args.corpus is not None and model.rank == 0:     # (the demo run prints neighbours)
         print("nsw2v: warning: no -o, --save-model, --save-vocab or --plot: the trained vectors will not be "
               "kept", file=sys.stderr)
     model.train(corpus_file=corpus)
+    if model.rank != 0:                     # several processes (mpiexec, srun): rank 0 writes and prints
+        return 0
     model._encoded = None                   # trained once: the kept corpus goes before the vectors are copied out
     release_freed_memory()
     wv = model.wv
@@ -251,6 +254,16 @@ def _int_from(low: int):
     return parse
 
 
+def _sync_period(text: str):
+    """An argparse type: words (an integer), seconds (a decimal) or 'epoch' (None)."""
+    if text == "epoch":
+        return None
+    value = float(text) if "." in text else int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0")
+    return value
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Each option's default after its help, unless the help says it (or there is none to show)."""
 
@@ -316,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--streams", type=_int_from(1), default=None,
                    help="--engine cuda: streams (warps) walking a chunk at once (default: 1,024, or a 256th of the "
                         "corpus's words if less)")
+    t.add_argument("--sync-period", type=_sync_period, default=100_000,
+                   help="under mpiexec/srun with several processes: average the ranks' tables every N words of a "
+                        "rank, or every S seconds (a decimal: 0.5), or 'epoch': at epochs' ends only")
     t.add_argument("--plot", metavar="PNG", help="draw the loss curve to this PNG (needs matplotlib)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     c_tool = t.add_argument_group("the word2vec C tool's spellings (with -size, -window, -sample, -negative, "
@@ -388,7 +404,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .errors import Nsw2vError
+    from .errors import DistributedError, Nsw2vError
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:
@@ -405,6 +421,8 @@ def _run(args: argparse.Namespace) -> int:
         print("nsw2v: error: out of memory", file=sys.stderr)
         return 1
     except (Nsw2vError, ValueError, OSError, RuntimeError, TypeError) as exc:
+        if isinstance(exc, DistributedError) and exc.rank != 0:
+            return 1                        # every rank raised it: rank 0 prints it
         print(f"nsw2v: error: {exc}", file=sys.stderr)
         return 1
 

@@ -142,10 +142,14 @@ class LineSentence:
     def __repr__(self) -> str:
         return f"LineSentence({os.fspath(self.path)!r}, max_sentence_length={self.max_sentence_length})"
 
+    def _stream(self) -> io.TextIOBase:
+        """The text read: the whole file (``nsw2v.training.shards`` reads a rank's share of it)."""
+        return open_text(self.path)
+
     def __iter__(self) -> Iterator[List[str]]:
         limit = self.max_sentence_length
         pending: List[str] = []          # tokens of the current line not yet yielded (fewer than `limit`)
-        for text in text_blocks(self.path, self.block_chars, self.progress):
+        for text in text_blocks(self.path, self.block_chars, self.progress, stream=self._stream()):
             lines = text.split("\n")
             # Every element but the last ends at a newline: a complete line.
             for line in lines[:-1]:
@@ -170,9 +174,11 @@ class LineSentence:
 
 
 def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS,
-                progress: Optional[Callable[[float], None]] = None) -> Iterator[str]:
-    """The file's text (see :func:`open_text`) in blocks of about ``block_chars`` characters that end
-    after whitespace, so that no token is cut; the last block ends at the end of the file.
+                progress: Optional[Callable[[float], None]] = None,
+                stream: Optional[io.TextIOBase] = None) -> Iterator[str]:
+    """The file's text (see :func:`open_text`), or that of ``stream`` (read from where it stands, closed at the
+    end), in blocks of about ``block_chars`` characters that end after whitespace, so that no token is cut; the
+    last block ends at the end.
 
     A token that a block's edge cuts waits for the next block; a token longer than a block is held
     whole, its pieces joined once it ends (linear in its length: a file that is one 100 MB token
@@ -186,7 +192,7 @@ def text_blocks(path: PathLike, block_chars: int = BLOCK_CHARS,
     carry: List[str] = []                   # the pieces of a token that block edges cut, in order
     read = 0                                # characters read, for the error message
     size = max(os.path.getsize(path), 1) if progress is not None else 1
-    with open_text(path) as f:
+    with open_text(path) if stream is None else stream as f:
         raw = getattr(f.buffer, "fileobj", f.buffer)    # gzip: the compressed file under the decompressor
         while True:
             try:

@@ -13,8 +13,8 @@ so code written against those keeps working.
 """
 from __future__ import annotations
 
-__all__ = ["BackendUnavailableError", "DivergedError", "Nsw2vError", "OutputError", "ParameterError",
-           "ReadError"]
+__all__ = ["BackendUnavailableError", "DistributedError", "DivergedError", "Nsw2vError", "OutputError",
+           "ParameterError", "ReadError"]
 
 
 class Nsw2vError(Exception):
@@ -40,3 +40,10 @@ class DivergedError(Nsw2vError, RuntimeError):
 
 class BackendUnavailableError(Nsw2vError, RuntimeError):
     """The GPU backend was asked for but cannot be used."""
+
+
+class DistributedError(Nsw2vError, RuntimeError):
+    """A rank of a training on several processes (MPI) failed; every rank raises it, naming that rank and the
+    cause. Its ``rank`` is the rank of the process raising it (the command line prints it on rank 0 only)."""
+
+    rank = 0

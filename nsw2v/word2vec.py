@@ -23,7 +23,7 @@ from . import backend, ingest, modelfile
 from .corpus import LineSentence
 from .errors import ParameterError, ReadError
 from .parallel_read import count_and_encode_file
-from .training import driver, engines
+from .training import distributed as _distributed, driver, engines
 from .training.array_engine import shared_cap
 from .training.plan import LearningRate, mix
 from .training.progress import Counting
@@ -79,7 +79,7 @@ class Word2Vec:
         more, ``corpus_file`` is also read by that many processes
         (``nsw2v.parallel_read``, the same result as one). On CuPy the device
         trains alone. Default (``None``): the usable cores with the compiled
-        engine, else 1.
+        engine (shared among the MPI ranks on one machine), else 1.
     sampler : {"exclusion", "batched", None}
         The negative sampler's path; ``None`` is the backend's default.
     engine : {"array", "numba", "cuda", None}
@@ -101,6 +101,18 @@ class Word2Vec:
         ``"numpy"`` or ``"cupy"``; ``None`` follows ``GPU=...``.
     verbose : bool
         Progress line on stderr while training.
+    distributed : bool, mpi4py communicator or None
+        Train as one of several processes started by ``mpiexec``/``srun``
+        (:mod:`nsw2v.training.distributed`): each reads its share of
+        ``corpus_file``, the vocabulary is counted by all, and the ranks
+        average their tables as they train. ``None`` (default): when a
+        launcher started more than one process; ``True``: always (needs
+        mpi4py); ``False``: never; a communicator: over its processes.
+        ``model.rank`` is this process's rank (0 alone); rank 0 writes.
+    sync_period : int, float or None
+        With ``distributed``: the ranks average the tables' most frequent rows
+        every ``sync_period`` in-vocabulary words of a rank (an int), or
+        seconds (a float); ``None``: at each epoch's end only.
     callbacks : sequence
         gensim's callbacks: objects with any of ``on_train_begin``,
         ``on_epoch_begin``, ``on_epoch_end``, ``on_train_end`` (each called with
@@ -127,7 +139,8 @@ class Word2Vec:
                  max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
                  max_row_updates: Optional[int] = 64, workers: Optional[int] = None, verbose: bool = True,
                  callbacks: Sequence[Any] = (), engine: Optional[str] = None, compute_loss: bool = False,
-                 trim_rule: Optional[Callable] = None, streams: Optional[int] = None):
+                 trim_rule: Optional[Callable] = None, streams: Optional[int] = None,
+                 distributed: Any = None, sync_period: Optional[float] = 100_000):
         self.xp = backend.resolve_xp(xp)
         self.vector_size = vector_size
         self.window = window
@@ -157,7 +170,11 @@ class Word2Vec:
         self.compute_loss = bool(compute_loss)
         self.callbacks = _checked_callbacks(callbacks)
         self._running: list = []                # the callbacks of the training under way
+        self.sync_period = sync_period
         self._validate()
+        self._group = _distributed.join(distributed, self.xp, verbose)   # None: this process trains alone
+        if workers is None and self._group is not None:    # the ranks of one machine share its cores
+            self.workers = max(1, self.workers // self._group.local_size)
         self.vocab: Optional[Vocab] = None
         self.W_in = self.W_out = None
         self.epochs_trained = 0
@@ -200,16 +217,24 @@ class Word2Vec:
             if self.workers > 1:                        # threads (the compiled engine) need no fork
                 need(_can_fork(), f"workers={self.workers}: several processes are started by fork, which this "
                                   "platform lacks; use workers=1")
+        period = self.sync_period
+        need(period is None or (isinstance(period, (int, np.integer)) and not isinstance(period, bool) and period >= 1)
+             or (isinstance(period, (float, np.floating)) and period > 0),
+             f"sync_period={period!r} must be an int >= 1 (words of a rank), a float > 0 (seconds) or None")
 
     # ------------------------------------------------------------------ vocabulary
     def _corpus(self, sentences: Optional[Iterable[List[str]]], corpus_file: Optional[str]):
         if (sentences is None) == (corpus_file is None):
             raise ParameterError("give exactly one of corpus_iterable (sentences) or corpus_file")
+        if self._group is not None:
+            if corpus_file is None or self.max_vocab_size is not None:
+                raise ParameterError("training on several processes (MPI) reads corpus_file, each rank its share, "
+                                     "and counts it exactly (max_vocab_size prunes in file order: use "
+                                     "max_final_vocab); pass corpus_file without max_vocab_size, or "
+                                     "distributed=False")
+            return self._group.sentences(str(corpus_file), self.max_sentence_length, _check_file), str(corpus_file)
         if corpus_file is not None:
-            if os.path.isdir(corpus_file):
-                raise IsADirectoryError(f"{corpus_file}: is a directory; give one text file")
-            if not os.path.isfile(corpus_file):
-                raise FileNotFoundError(f"{corpus_file}: no such file")
+            _check_file(corpus_file)
             return LineSentence(corpus_file, self.max_sentence_length), str(corpus_file)
         if iter(sentences) is sentences:
             raise ParameterError("the corpus (sentences, corpus_iterable) must be re-iterable (a list or a class with "
@@ -249,9 +274,13 @@ class Word2Vec:
         if trim_rule is not None and not callable(trim_rule):
             raise ParameterError(f"trim_rule={trim_rule!r} must be a callable trim_rule(word, count, min_count)")
         if update:
+            if self._group is not None:
+                raise ParameterError("build_vocab(update=True) is not implemented on several processes (MPI): "
+                                     "build the vocabulary of the whole corpus, or distributed=False")
             self._update_vocab(corpus, source, trim_rule)
             return
-        meter = Counting(source, echo=self.verbose)          # "counting words: 40%, 7.0M words" once a second
+        # "counting words: 40%, 7.0M words" once a second (on rank 0 of several processes)
+        meter = Counting(source, echo=self.verbose and self.rank == 0)
         meter = meter if meter.active else None
         if meter is not None and isinstance(corpus, LineSentence):
             corpus.progress = meter
@@ -269,7 +298,7 @@ class Word2Vec:
             self.vocab, encoded = self.vocab.trimmed(self.max_final_vocab, encoded)
         self._encoded = None if encoded is None else (_file_key(corpus_file), encoded)
         release_freed_memory()
-        if corpus_file is not None:     # LineSentence reads bytes that are not UTF-8 as U+FFFD
+        if corpus_file is not None and self.rank == 0:     # LineSentence reads bytes not UTF-8 as U+FFFD
             broken = [word for word in self.vocab.index_to_key if "\ufffd" in word]
             if broken:
                 warnings.warn(f"{source}: {len(broken)} of the vocabulary's words hold U+FFFD, the mark of bytes "
@@ -320,7 +349,9 @@ class Word2Vec:
         device (``nsw2v.ingest``, in pieces gunzipped by a thread while the device scans the one before,
         the corpus kept there); otherwise, and for text it cannot read exactly as ``LineSentence``
         does, ``Vocab.build_encoded`` reads it token by token, in ``workers`` processes when there
-        are several (``nsw2v.parallel_read``)."""
+        are several (``nsw2v.parallel_read``); on several ranks, each counts its share and they merge."""
+        if self._group is not None:
+            return self._group.count_and_encode(corpus, min_count, source)
         if _array_reader(self.xp):
             free = backend.device_free_bytes(self.xp)
             # read in pieces; a text too long for the device's memory is read token by token
@@ -377,10 +408,10 @@ class Word2Vec:
             return self.vocab.iter_chunks(corpus, chunk_words)
 
         pairs = encoded is None or any(int(lengths.max(initial=0)) > 1 for _, lengths in encoded.batches)
-        if not pairs:                       # known before training: refused before it
+        if not pairs and self._group is None:   # known before training: refused before it (ranks: after)
             raise _nothing_to_train(source, self.min_count, None)
         self._loss_start = len(self.loss_history)
-        done = driver.train(self, epoch_chunks, epochs, schedule)
+        done = driver.train(self, epoch_chunks, epochs, schedule, self._group)
         if done == 0:
             raise ReadError(f"{source}: no in-vocabulary words to train on")
         if not sum(h["examples"] for h in self.loss_history[self._loss_start:]):
@@ -408,6 +439,11 @@ class Word2Vec:
             if counted:                     # the same share of in-vocabulary words as the counted corpus
                 return given * vocab.corpus_words / counted
         return vocab.corpus_words
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in a training on several processes (``distributed``); 0 when alone."""
+        return 0 if self._group is None else self._group.rank
 
     @property
     def corpus_count(self) -> Optional[int]:
@@ -582,6 +618,14 @@ def _can_fork() -> bool:
     """Whether worker processes can be started by fork (not on Windows)."""
     import multiprocessing
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _check_file(corpus_file: str) -> None:
+    """Refuse a corpus_file that is a directory or missing, naming it."""
+    if os.path.isdir(corpus_file):
+        raise IsADirectoryError(f"{corpus_file}: is a directory; give one text file")
+    if not os.path.isfile(corpus_file):
+        raise FileNotFoundError(f"{corpus_file}: no such file")
 
 
 def _array_reader(xp: Any) -> bool:

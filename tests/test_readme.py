@@ -58,6 +58,8 @@ def why_not(command: str):
         return "Docker: no engine on the test machines (tests/test_dockerfile.py checks the image's file)"
     if "python -m pytest" in command or command.startswith("pytest "):
         return "the test suite or the benchmarks themselves"
+    if command.startswith(("mpiexec ", "srun ")):
+        return "launches of several processes on a corpus.txt: tests/test_mpi.py runs such launches under mpiexec"
     if command.startswith("GPU=1") and not backend.gpu_available():
         return "needs a GPU"
     if command.startswith("pip install") and "&&" not in command:

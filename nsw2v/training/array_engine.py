@@ -47,8 +47,13 @@ class ArrayEngine:
         self.model, self.schedule = model, schedule
         self.seed = model.seed + 1000003 * (model.epochs_trained + 1)
         self.epoch0 = model.epochs_trained
+        sampler_seed = model.seed + 7 + model.epochs_trained
+        # MPI ranks (nsw2v.training.distributed) draw streams of their own; rank 0 those of a lone process
+        self.rank = getattr(model, "rank", 0)
+        if self.rank:
+            self.seed, sampler_seed = mix(self.seed, self.rank), mix(sampler_seed, self.rank)
         self.sampler = UnigramSampler(None, model.ns_exponent, model.negative, method=model.sampler, xp=xp,
-                                      counts=model.vocab.counts, seed=model.seed + 7 + model.epochs_trained)
+                                      counts=model.vocab.counts, seed=sampler_seed)
         self.skip_hits = self.sampler.method == "batched"
         self.processes = processes
         self.scatter = CappedScatter(shared_cap(model.max_row_updates, processes))
@@ -56,7 +61,8 @@ class ArrayEngine:
 
     def reseed(self, worker: int) -> None:
         """Give a worker process its own sampler stream."""
-        self.sampler.rng = backend.make_rng(self.model.xp, mix(self.model.seed + 7, self.epoch0, worker))
+        streams = (self.model.seed + 7, self.epoch0, worker) + ((self.rank,) if self.rank else ())
+        self.sampler.rng = backend.make_rng(self.model.xp, mix(*streams))
 
     def train_chunk(self, epoch: int, number: int, ids_host: np.ndarray, sid_host: np.ndarray, done: int,
                     acc: Any, report: Optional[Callable] = None) -> float:

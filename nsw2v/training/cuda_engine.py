@@ -188,7 +188,7 @@ class CudaEngine:
         """Chunk ``number`` of ``epoch`` on the device, subsampled (:func:`.walk.subsample`); host or device
         ``ids``/``sid`` (int32)."""
         xp = self.xp
-        key = walk.chunk_key(self.model.seed, epoch, number)
+        key = walk.chunk_key(self.model.seed, epoch, number, getattr(self.model, "rank", 0))
         with (self.side if self.side is not None else contextlib.nullcontext()):
             ids, sid = xp.asarray(ids, dtype=xp.int32), xp.asarray(sid, dtype=xp.int32)
             if self.keep is not None:

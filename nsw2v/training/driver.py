@@ -20,30 +20,42 @@ from .prefetch import prefetch
 from .progress import Progress
 
 
-def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate) -> int:
-    """Train ``model`` for ``epochs`` passes of ``epoch_chunks(chunk_words)``; return the words read."""
+def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate,
+          group: Any = None) -> int:
+    """Train ``model`` for ``epochs`` passes of ``epoch_chunks(chunk_words)``; return the words read.
+
+    ``group``: the ranks of a training on several processes (:class:`.distributed.Group`); this process's
+    ``epoch_chunks`` are then its share, and the ranks' syncs sum the words and the loss (returned, logged and
+    shown by rank 0: global figures) and average the tables."""
     # Overflow on the way to a non-finite loss is reported once, as DivergedError, not as NumPy's warnings
     # (the forked training processes inherit the setting; the reader thread only plans, in integers).
     with _quiet(model.xp):
-        return _train(model, epoch_chunks, epochs, schedule)
+        return _train(model, epoch_chunks, epochs, schedule, group)
 
 
-def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate) -> int:
-    engine = engines.make(model, schedule)
+def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate,
+           group: Any) -> int:
+    sync = None if group is None else group.training(model, schedule)
+    engine = engines.make(model, schedule if sync is None else sync.rate)
     processes = getattr(engine, "processes", 1)
     pool = None
     if processes > 1:
         from .pool import Pool
         pool = Pool(engine, processes)
-    progress = Progress(schedule.total, echo=model.verbose)
-    if not progress.active:                 # neither drawn nor logged: no report needs the loss
-        progress = None
+    if sync is None:
+        progress = Progress(schedule.total, echo=model.verbose)
+        if not progress.active:             # neither drawn nor logged: no report needs the loss
+            progress = None
+    else:
+        progress = sync.progress            # rank 0's, shown at the syncs with the global figures
     acc = engines.Accumulator()
     done, lr = 0, schedule.alpha
     start = time.time()
 
     def report(words: float, lr: float) -> None:
-        if progress is not None and progress.due():
+        if sync is not None:
+            sync.tick(words, lr, acc)
+        elif progress is not None and progress.due():
             progress.show(words, lr, flush(model, acc, words, lr))
 
     # with several processes, smaller chunks shorten the end of an epoch, when one works alone
@@ -61,7 +73,10 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
                 for raw_n, item in prefetch(prepared, depth=1):   # the next chunk is prepared as this one trains
                     lr = engine.train(item, raw_n, done, acc, report)
                     done += raw_n
-                    flush(model, acc, done, lr)
+                    if sync is None:
+                        flush(model, acc, done, lr)
+                    else:
+                        sync.tick(done, lr, acc)
             else:
                 # Chunks finish out of order: report the words of the chunks finished so far (never going back,
                 # in the progress line or in loss_history) and the lowest rate yet, not a chunk's own end.
@@ -71,17 +86,28 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
                     finished += sizes.pop(end, 0)      # 0: an empty chunk ended here too
                     lr = min(lr, chunk_lr)
                     acc.add(loss, examples)
+                    if sync is not None:
+                        sync.tick(finished, lr, acc)
+                        continue
                     mean = flush(model, acc, finished, lr)
                     if progress is not None and progress.due():
                         progress.show(finished, lr, mean)
                 done += pool.words
+            if sync is not None:
+                sync.end_epoch(done, acc)
             model._end_epoch()
         completed = True
+    except BaseException as exc:
+        if sync is not None:
+            sync.fail(exc)              # raised on every rank (this one included) as one error
+        raise
     finally:
         if pool is not None:
             pool.close(abort=not completed)     # Ctrl-C, SIGTERM, divergence: the workers end at once
         if progress is not None:
             progress.end_line()             # an error's message starts on a line of its own
+    if sync is not None:
+        done = sync.finish()                # the words of all ranks
     check_tables(model, lr)
     model.words_trained += done
     model.train_seconds = time.time() - start

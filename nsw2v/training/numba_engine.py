@@ -570,7 +570,7 @@ class NumbaEngine:
         The draws are taken :data:`SUBSAMPLE_PIECE` positions at a time (:func:`.walk.draws` of the positions
         themselves: the same kept words as one call), so that their uint64 temporaries stay a few MiB instead
         of some 40 MiB a chunk."""
-        key = walk.chunk_key(self.model.seed, epoch, number)
+        key = walk.chunk_key(self.model.seed, epoch, number, getattr(self.model, "rank", 0))
         if self.model.sample > 0:
             kept = np.empty(len(ids), dtype=bool)
             for start in range(0, len(ids), SUBSAMPLE_PIECE):
