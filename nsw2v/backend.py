@@ -15,11 +15,12 @@ default; it is read when first needed, never at import time, so
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 import numpy as np
 
@@ -190,6 +191,15 @@ def nccl(xp: ModuleType) -> Optional[ModuleType]:
     except Exception:       # NCCL's library absent or broken
         return None
     return module if getattr(module, "available", True) else None
+
+
+def this_threads_device(xp: ModuleType) -> Callable[[], ContextManager]:
+    """A context factory that makes the calling thread's current GPU current in another thread (CUDA keeps the
+    current device per thread: a reader thread would otherwise work on device 0); nothing on NumPy."""
+    if not is_cupy(xp):
+        return contextlib.nullcontext
+    device = xp.cuda.Device().id
+    return lambda: xp.cuda.Device(device)
 
 
 def synchronize(xp: ModuleType) -> None:

@@ -404,7 +404,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .errors import DistributedError, Nsw2vError
+    from .errors import Nsw2vError
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:
@@ -421,8 +421,8 @@ def _run(args: argparse.Namespace) -> int:
         print("nsw2v: error: out of memory", file=sys.stderr)
         return 1
     except (Nsw2vError, ValueError, OSError, RuntimeError, TypeError) as exc:
-        if isinstance(exc, DistributedError) and exc.rank != 0:
-            return 1                        # every rank raised it: rank 0 prints it
+        if getattr(exc, "rank", 0) != 0:
+            return 1                        # on several ranks (MPI) every rank raised it: rank 0 prints it
         print(f"nsw2v: error: {exc}", file=sys.stderr)
         return 1
 

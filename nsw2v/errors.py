@@ -18,7 +18,11 @@ __all__ = ["BackendUnavailableError", "DistributedError", "DivergedError", "Nsw2
 
 
 class Nsw2vError(Exception):
-    """Base class of every error nsw2v raises on purpose."""
+    """Base class of every error nsw2v raises on purpose. ``rank``: for an error that every rank of a training
+    on several processes raises alike, the rank of the process raising it (the command line prints it on rank 0
+    only); else 0."""
+
+    rank = 0
 
 
 class ParameterError(Nsw2vError, ValueError, TypeError):
@@ -45,5 +49,3 @@ class BackendUnavailableError(Nsw2vError, RuntimeError):
 class DistributedError(Nsw2vError, RuntimeError):
     """A rank of a training on several processes (MPI) failed; every rank raises it, naming that rank and the
     cause. Its ``rank`` is the rank of the process raising it (the command line prints it on rank 0 only)."""
-
-    rank = 0

@@ -648,10 +648,12 @@ class _FirstSeen(dict):
 
 
 def _provisional_counts(index: dict, blocks: List[np.ndarray]) -> np.ndarray:
-    """Counts of the words of ``index`` (in its order) from blocks of their provisional ids."""
-    if not blocks:
-        return np.zeros(len(index), dtype=np.int64)
-    return np.bincount(np.concatenate(blocks), minlength=len(index))
+    """Counts of the words of ``index`` (in its order) from blocks of their provisional ids (block by block: no
+    copy of them all)."""
+    total = np.zeros(len(index), dtype=np.int64)
+    for block in blocks:
+        total += np.bincount(block, minlength=len(index))
+    return total
 
 
 def _final_ids(index: dict, vocab: "Vocab") -> np.ndarray:

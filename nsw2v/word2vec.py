@@ -172,9 +172,8 @@ class Word2Vec:
         self._running: list = []                # the callbacks of the training under way
         self.sync_period = sync_period
         self._validate()
-        self._group = _distributed.join(distributed, self.xp, verbose)   # None: this process trains alone
-        if workers is None and self._group is not None:    # the ranks of one machine share its cores
-            self.workers = max(1, self.workers // self._group.local_size)
+        self._group = None                      # this process trains alone, unless it joins the ranks:
+        self._join(distributed, share_cores=workers is None)
         self.vocab: Optional[Vocab] = None
         self.W_in = self.W_out = None
         self.epochs_trained = 0
@@ -191,6 +190,13 @@ class Word2Vec:
         if sentences is not None or corpus_file is not None:
             self.build_vocab(sentences, corpus_file=corpus_file, trim_rule=trim_rule)
             self.train(sentences, corpus_file=corpus_file, callbacks=self.callbacks)
+
+    def _join(self, distributed: Any, share_cores: bool) -> None:
+        """Join the ranks of a training on several processes (see ``distributed``), if any; ``share_cores``:
+        divide ``workers`` among the ranks that run on this rank's cores."""
+        self._group = _distributed.join(distributed, self.xp, self.verbose)
+        if share_cores and self._group is not None:
+            self.workers = max(1, self.workers // self._group.core_sharers)
 
     def _validate(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -311,10 +317,14 @@ class Word2Vec:
                 and self.negative > V - 1:
             raise ParameterError(f"negative={self.negative} must be less than the vocabulary size ({V} words) "
                              "on the exclusion path; lower negative or use sampler='batched'")
-        rng = backend.make_rng(xp, self.seed)
-        # The C tool's initialisation: input vectors uniform in [-0.5/H, 0.5/H), output vectors zero.
-        self.W_in = ((rng.random((V, H), dtype=xp.float32) - 0.5) / H).astype(xp.float32)
-        self.W_out = xp.zeros((V, H), dtype=xp.float32)
+        def tables():
+            rng = backend.make_rng(xp, self.seed)
+            # The C tool's initialisation: input vectors uniform in [-0.5/H, 0.5/H), output vectors zero.
+            W_in = ((rng.random((V, H), dtype=xp.float32) - 0.5) / H).astype(xp.float32)
+            return W_in, xp.zeros((V, H), dtype=xp.float32)
+
+        # on several ranks an allocation failing on one (out of memory) is raised on all
+        self.W_in, self.W_out = tables() if self._group is None else self._group.together(tables)
         self.epochs_trained = self.words_trained = 0
         self._wv = self._syn1neg = None
         if meter is not None:
@@ -530,16 +540,21 @@ class Word2Vec:
         modelfile.write(path, state, self.vocab.to_arrays(), backend.to_numpy(self.W_in), backend.to_numpy(self.W_out))
 
     @classmethod
-    def load(cls, path: str, xp: Any = None) -> "Word2Vec":
-        """Load a model saved by :meth:`save`, onto ``xp`` (default: ``GPU=...``)."""
+    def load(cls, path: str, xp: Any = None, distributed: Any = False) -> "Word2Vec":
+        """Load a model saved by :meth:`save`, onto ``xp`` (default: ``GPU=...``).
+
+        ``distributed`` as the constructor's, but ``False`` by default: a loaded model trains alone, so that
+        loading on one rank of an MPI launch (``if model.rank == 0: Word2Vec.load(...)``) does not wait for
+        the others; ``distributed=None`` (or ``True``) on every rank continues training on all of them."""
         state, vocab, W_in, W_out = modelfile.read(path)
         # a setting added later (max_final_vocab) is absent from older files: its default then
         settings = {k: state[k] for k in cls._SETTINGS
                     if k in state and k not in ("epochs_trained", "words_trained")}
         try:
-            model = cls(xp=xp, **settings)
+            model = cls(xp=xp, distributed=False, **settings)
         except ParameterError as exc:
             raise ReadError(f"{path}: member state: {exc}") from None
+        model._join(distributed, share_cores=False)
         model.vocab = vocab
         model.W_in, model.W_out = model.xp.asarray(W_in), model.xp.asarray(W_out)
         model.epochs_trained, model.words_trained = state["epochs_trained"], state["words_trained"]

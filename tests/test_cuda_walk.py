@@ -251,7 +251,7 @@ def test_word2vec_through_the_engine_is_the_reference(device, monkeypatch, tmp_p
     model.train(corpus_file=path)
     tables = walk.Tables.of(model.vocab, model.ns_exponent, model.sample)
     schedule = engines.LearningRate(model.alpha, model.min_alpha, 2 * model.vocab.total_words)
-    done, losses = 0, []
+    done, losses, history = 0, [], []
     for epoch in range(2):
         loss = examples = 0
         for number, (ids, sid) in enumerate(model._encoded[1].iter_chunks(model.chunk_words)):
@@ -261,7 +261,11 @@ def test_word2vec_through_the_engine_is_the_reference(device, monkeypatch, tmp_p
             got = walk.reference(W_in, W_out, kept_ids, kept_sid, key, tables, 1, model.window, model.negative, sg,
                                  False, schedule.at(done), schedule.at(done + len(ids)))
             loss, examples, done = loss + got[0], examples + got[1], done + len(ids)
+            history.append((done, got[0] / got[1]))
         losses.append(loss / examples)
+    # each chunk's loss, read once the next chunk is queued (the engine's lagged_loss), in the order of the chunks
+    assert [(h["words"], h["loss"]) for h in model.loss_history] == \
+        [(words, pytest.approx(loss, rel=1e-5)) for words, loss in history]
     assert number >= 3                                               # several chunks an epoch
     np.testing.assert_allclose(backend.to_numpy(model.W_in), W_in, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(backend.to_numpy(model.W_out), W_out, rtol=1e-3, atol=1e-5)

@@ -151,6 +151,17 @@ def test_settings_are_checked(monkeypatch):
     assert Word2Vec().rank == 0                     # one process, no launcher: mpi4py is not needed
 
 
+def test_a_model_loaded_on_one_rank_trains_alone(tmp_path, monkeypatch):
+    model = Word2Vec([["a", "b", "c", "d"]] * 20, min_count=1, epochs=1, negative=2, sample=0, verbose=False)
+    model.save(str(tmp_path / "m.npz"))
+    monkeypatch.setenv("PMI_SIZE", "4")             # as under mpiexec -n 4, without mpi4py: joining would fail
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    loaded = Word2Vec.load(str(tmp_path / "m.npz"))     # `if model.rank == 0: Word2Vec.load(...)` must not wait
+    assert loaded.rank == 0 and loaded._group is None
+    with pytest.raises(ParameterError, match="mpi4py"):
+        Word2Vec.load(str(tmp_path / "m.npz"), distributed=None)
+
+
 # ------------------------------------------------------------------------------------ under mpiexec
 def run_mpi(tmp_path, code, ranks=2, args=(), timeout=60, env=None, python=True):
     """Run ``code`` (a script) or a command under ``mpiexec -n ranks``; return the CompletedProcess."""
@@ -241,7 +252,7 @@ def test_averaging_follows_the_schedule_and_ends_identical(tmp_path):
                     model.W_in[0] += 1.0
                     return total(block)
                 group.averager.sum = sum_while_training
-            sync.tick(words, 0.05, acc)
+            sync.tick(words, acc)
             group.averager.__dict__.pop("sum", None)
             report["prefixes"].append(simulate(k, during))
             check()
@@ -389,6 +400,16 @@ def test_command_line_on_two_ranks_writes_and_prints_once(tmp_path):
     assert err.count("training on 2 ranks") == 1 and err.count("Trained on") == 1 and err.count("wrote") == 1
     assert err.count("vocabulary of") == 1
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".out.bin")] == []
+
+
+@needs_mpi
+def test_divergence_on_two_ranks_is_printed_once(tmp_path):
+    lee = data_file("corpora/lee_background.cor")
+    result = run_mpi(tmp_path, [sys.executable, "-m", "nsw2v", "train", str(lee), "-o", "out.bin", "--epochs", "2",
+                                "--alpha", "1e6", "--quiet"], python=False, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.count("nsw2v: error:") == 1 and "alpha" in result.stderr, result.stderr
+    assert not (tmp_path / "out.bin").exists()
 
 
 def big_corpus(path, tokens=300_000):

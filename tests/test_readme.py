@@ -58,6 +58,8 @@ def why_not(command: str):
         return "Docker: no engine on the test machines (tests/test_dockerfile.py checks the image's file)"
     if "python -m pytest" in command or command.startswith("pytest "):
         return "the test suite or the benchmarks themselves"
+    if command.startswith("python benchmarks/"):
+        return "a benchmark of many minutes (tests/test_results_table.py runs its smoke test)"
     if command.startswith(("mpiexec ", "srun ")):
         return "launches of several processes on a corpus.txt: tests/test_mpi.py runs such launches under mpiexec"
     if command.startswith("GPU=1") and not backend.gpu_available():

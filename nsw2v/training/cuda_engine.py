@@ -165,6 +165,8 @@ class CudaEngine:
     """Trains chunks by launches of ``walk.cu`` (see the module's docstring)."""
 
     name = "cuda"
+    #: train() returns with the kernel queued: the driver reads a chunk's loss after queueing the next chunk
+    lagged_loss = True
 
     def __init__(self, model: Any, schedule: LearningRate):
         xp = self.xp = model.xp

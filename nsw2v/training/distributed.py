@@ -219,11 +219,15 @@ class Group:
         self.host = socket.gethostname()
         self.verbose = verbose
         self.timeout = float(os.environ.get("NSW2V_MPI_TIMEOUT", "600"))
-        where = comm.allgather((self.host, os.getpid()))
-        self.local_size = sum(host == self.host for host, _ in where)    # the ranks on this machine
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        where = comm.allgather((self.host, os.getpid(), cores))
+        # the ranks on this machine that may run on this rank's cores (all of them, unless the launcher pinned
+        # each rank to cores of its own): they share those cores' threads
+        self.core_sharers = sum(host == self.host and (cores is None or mine is None or not set(cores).isdisjoint(mine))
+                                for host, _, mine in where)
         if verbose and self.rank == 0 and self.size > 1:      # maps the launcher's pids to ranks
             sys.stderr.write(f"nsw2v: training on {self.size} ranks: "
-                             + ", ".join(f"{r}: {h} pid {p}" for r, (h, p) in enumerate(where)) + "\n")
+                             + ", ".join(f"{r}: {h} pid {p}" for r, (h, p, _) in enumerate(where)) + "\n")
         self.averager = self._averager(xp)
 
     def _averager(self, xp: Any):
@@ -243,9 +247,10 @@ class Group:
         return HostAverager(self)
 
     # ------------------------------------------------------------------ failures
-    def wait(self, request: Any, what: str) -> None:
-        """Wait for a nonblocking call; abort the job when the others stay silent ``timeout`` seconds."""
-        deadline = time.monotonic() + self.timeout
+    def wait(self, request: Any, what: str, patient: bool = False) -> None:
+        """Wait for a nonblocking call; abort the job when the others stay silent ``timeout`` seconds (unless
+        ``patient``)."""
+        deadline = float("inf") if patient else time.monotonic() + self.timeout
         spins = 0
         while not request.Test():
             spins += 1
@@ -356,7 +361,7 @@ class Group:
 class Sync:
     """The synchronisations of one ``train()`` (called by :func:`.driver.train`).
 
-    ``rate`` is the engine's learning rate; ``tick(words, lr, acc)`` at each report and chunk's end may sync;
+    ``rate`` is the engine's learning rate; ``tick(words, acc)`` at each report and chunk's end may sync;
     ``end_epoch(words, acc)`` syncs until every rank is through its part, then averages the whole tables;
     ``fail(exc)`` makes a failure of this rank every rank's; ``finish()`` returns the global words.
     """
@@ -380,7 +385,7 @@ class Sync:
         xp = backend.get_array_module(model.W_in)
         self.marks = xp.stack([fingerprint(xp, t) for t in (model.W_in, model.W_out)])      # (2, V) uint64
 
-    def tick(self, words: float, lr: float, acc: Any) -> None:
+    def tick(self, words: float, acc: Any) -> None:
         """Sync when ``sync_period`` has passed since the last one."""
         if self.period is None:
             return
@@ -423,7 +428,10 @@ class Sync:
         group = self.group
         local = np.array([words, loss, examples, float(active), float(failed)], dtype=np.float64)
         total = np.empty_like(local)
-        group.wait(group.comm.Iallreduce(local, total, op=group.MPI.SUM), "synchronising")
+        # a rank done with its share while the others train without syncs (sync_period=None) waits for the
+        # epoch's end, however long: no deadline then
+        patient = not active and not failed and self.period is None
+        group.wait(group.comm.Iallreduce(local, total, op=group.MPI.SUM), "synchronising", patient)
         return total
 
     def _sync(self, words: float, acc: Any, active: bool) -> int:
@@ -444,7 +452,9 @@ class Sync:
         if self.examples and not np.isfinite(self.loss):
             self.settled = True
             from .driver import _advice
-            raise DivergedError(_advice(self.model, lr))
+            error = DivergedError(_advice(self.model, lr))
+            error.rank = self.group.rank            # raised on every rank: rank 0 prints it
+            raise error
         active_ranks = int(total[3])
         if active_ranks:                            # the last sync of an epoch is followed by the whole tables'
             rows = prefix_rows(self.syncs, len(self.model.vocab), FIRST_PREFIX)
@@ -491,9 +501,11 @@ class Sync:
             for t, table in enumerate((W_in, W_out)):
                 if exact:
                     table[lo:hi] = new[t]
-                else:       # exactly new where nothing was written meanwhile (a rounding left would read as a change)
-                    table[lo:hi] -= snapshot[t]
-                    table[lo:hi] += new[t]
+                else:       # exactly new where nothing was written meanwhile (a rounding left would read as a
+                    # change), in one write: threads still training never read a row that is only a difference
+                    moved = table[lo:hi] - snapshot[t]
+                    moved += new[t]
+                    table[lo:hi] = moved
 
     def _mean(self) -> float:
         return float(self.loss / self.examples) if self.examples else float("nan")

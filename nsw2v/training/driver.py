@@ -36,12 +36,6 @@ def train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sche
 def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, schedule: LearningRate,
            group: Any) -> int:
     sync = None if group is None else group.training(model, schedule)
-    engine = engines.make(model, schedule if sync is None else sync.rate)
-    processes = getattr(engine, "processes", 1)
-    pool = None
-    if processes > 1:
-        from .pool import Pool
-        pool = Pool(engine, processes)
     if sync is None:
         progress = Progress(schedule.total, echo=model.verbose)
         if not progress.active:             # neither drawn nor logged: no report needs the loss
@@ -52,17 +46,33 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
     done, lr = 0, schedule.alpha
     start = time.time()
 
+    pending: list = []                      # [(Accumulator, words, lr)] of the chunk before, not yet read
+
+    def flush_pending() -> None:
+        while pending:
+            flush(model, *pending.pop())
+
     def report(words: float, lr: float) -> None:
         if sync is not None:
-            sync.tick(words, lr, acc)
+            sync.tick(words, acc)
         elif progress is not None and progress.due():
+            flush_pending()
             progress.show(words, lr, flush(model, acc, words, lr))
 
-    # with several processes, smaller chunks shorten the end of an epoch, when one works alone
-    chunk_words = model.chunk_words // processes or 1
-    model._hook("on_train_begin")
+    pool = None
     completed = False
-    try:
+    try:        # from here a failure on one rank (compiling, forking, a callback) reaches every rank
+        engine = engines.make(model, schedule if sync is None else sync.rate)
+        # An engine whose work is still queued on the device when train() returns (lagged_loss) has each chunk's
+        # loss read once the next chunk is queued: no blocking wait at a chunk's end, the device never idle there.
+        lagged = getattr(engine, "lagged_loss", False) and sync is None
+        processes = getattr(engine, "processes", 1)
+        if processes > 1:
+            from .pool import Pool
+            pool = Pool(engine, processes)
+        # with several processes, smaller chunks shorten the end of an epoch, when one works alone
+        chunk_words = model.chunk_words // processes or 1
+        model._hook("on_train_begin")
         for _ in range(epochs):
             model._hook("on_epoch_begin")
             chunks = epoch_chunks(chunk_words)
@@ -70,13 +80,18 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
                 epoch = model.epochs_trained
                 prepared = ((len(ids), engine.prepare(epoch, number, ids, sid))
                             for number, (ids, sid) in enumerate(chunks))
-                for raw_n, item in prefetch(prepared, depth=1):   # the next chunk is prepared as this one trains
+                # the next chunk is prepared as this one trains, in a thread on this thread's GPU
+                for raw_n, item in prefetch(prepared, depth=1, context=backend.this_threads_device(model.xp)):
                     lr = engine.train(item, raw_n, done, acc, report)
                     done += raw_n
-                    if sync is None:
-                        flush(model, acc, done, lr)
+                    if sync is not None:
+                        sync.tick(done, acc)
+                    elif lagged:
+                        flush_pending()             # the chunk before: its kernel ended before this one began
+                        pending.append((acc.take(), done, lr))
                     else:
-                        sync.tick(done, lr, acc)
+                        flush(model, acc, done, lr)
+                flush_pending()
             else:
                 # Chunks finish out of order: report the words of the chunks finished so far (never going back,
                 # in the progress line or in loss_history) and the lowest rate yet, not a chunk's own end.
@@ -87,7 +102,7 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
                     lr = min(lr, chunk_lr)
                     acc.add(loss, examples)
                     if sync is not None:
-                        sync.tick(finished, lr, acc)
+                        sync.tick(finished, acc)
                         continue
                     mean = flush(model, acc, finished, lr)
                     if progress is not None and progress.due():
@@ -148,7 +163,9 @@ def check_tables(model: Any, lr: float) -> None:
     xp = backend.get_array_module(model.W_in)
     for table in (model.W_in, model.W_out):
         if not bool(xp.isfinite(table).all()):
-            raise DivergedError(_advice(model, lr).replace("non-finite loss", "non-finite vectors"))
+            error = DivergedError(_advice(model, lr).replace("non-finite loss", "non-finite vectors"))
+            error.rank = getattr(model, "rank", 0)      # on several ranks the tables are the same: rank 0 prints
+            raise error
 
 
 @contextlib.contextmanager

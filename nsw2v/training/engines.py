@@ -39,6 +39,13 @@ class Accumulator:
         self.loss = self.loss + loss
         self.examples += examples
 
+    def take(self) -> "Accumulator":
+        """What was accumulated, as an Accumulator of its own; this one starts again from zero."""
+        taken = Accumulator()
+        taken.loss, taken.examples = self.loss, self.examples
+        self.loss, self.examples = 0.0, 0
+        return taken
+
 
 def numba_available() -> bool:
     """Whether the compiled CPU engine can run: numba installed and the engine's module present (no import)."""

@@ -40,7 +40,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..corpus import MAX_SENTENCE_LENGTH, LineSentence, PathLike, is_gzip, text_blocks
-from ..parallel_read import _batches, _pieces
+from ..parallel_read import _add_counts, _batches, _pieces
 from ..vocab import EncodedCorpus, Vocab, _FirstSeen, frequent
 
 __all__ = ["GZIP_PIECE", "Share", "ShareCount", "ShareSentences", "combine", "count_share", "partition",
@@ -251,8 +251,8 @@ class ShareCount:
         found = np.fromiter((number(w, -1) for w in vocab.index_to_key), dtype=np.int64, count=len(vocab))
         remap[found[found >= 0]] = np.flatnonzero(found >= 0).astype(np.int32)
         blocks, self._ids = self._ids, None
-        for i, block in enumerate(blocks):          # one block at a time: never two copies of the whole share
-            blocks[i] = remap[block]
+        for block in blocks:                        # in place: never two copies of the whole share
+            np.take(remap, block, out=block)
         ids = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int32)
         del blocks
         lengths = _pieces(np.concatenate(self._lengths or [np.zeros(0, dtype=np.int64)]), self._limit)
@@ -295,17 +295,17 @@ def count_share(share: Share, max_sentence_length: int = MAX_SENTENCE_LENGTH, ma
             if ids is not None:
                 ids.append(block)
                 if raw_words > max_tokens:          # too large to keep: count as it comes, keep nothing
-                    counts = _add(counts, ids, numbering)
+                    counts = _add_counts(counts, ids, numbering)
                     ids = lengths = None
             else:
-                counts = _add(counts, [block], numbering)
+                counts = _add_counts(counts, [block], numbering)
         if lengths is not None:
             head = [] if first_line < 0 else [[first_line]]
             lengths.append(np.concatenate(head + complete + [[open_line]]).astype(np.int64))
         closed = first_line >= 0
         lines.append((piece, closed, first_line if closed else open_line, middle, open_line if closed else 0))
     if ids is not None:
-        counts = _add(counts, ids, numbering)
+        counts = _add_counts(counts, ids, numbering)
     numbers = np.arange(len(numbering), dtype=np.int64)
     if starts:
         pieces, firsts = (np.array(column, dtype=np.int64) for column in zip(*starts))
@@ -314,15 +314,6 @@ def count_share(share: Share, max_sentence_length: int = MAX_SENTENCE_LENGTH, ma
         first = numbers
     return ShareCount(list(numbering), counts, first, raw_words, lines, numbering if ids is not None else None,
                       ids, lengths, max_sentence_length)
-
-
-def _add(counts: np.ndarray, blocks: Sequence[np.ndarray], numbering: dict) -> np.ndarray:
-    """``counts`` (of the first words of ``numbering``) plus the occurrences in ``blocks``."""
-    total = np.zeros(len(numbering), dtype=np.int64)
-    total[:counts.size] = counts
-    for block in blocks:
-        total += np.bincount(block, minlength=len(numbering))
-    return total
 
 
 def partition(words: Sequence[str], counts: np.ndarray, first: np.ndarray, parts: int) -> list:
