@@ -165,7 +165,7 @@ def main(argv=None) -> None:
     if args.from_json:
         with open(args.from_json) as fh:
             meta = json.load(fh)["meta"]
-        measured, w = meta["measured"], meta["rank_words_per_s"]
+        measured, w = meta["measured"], args.words_per_second or meta["rank_words_per_s"]
     else:
         with tempfile.TemporaryDirectory() as folder:
             out = os.path.join(folder, "syncs.json")
