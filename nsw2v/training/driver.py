@@ -180,6 +180,8 @@ def _quiet(xp: Any):
 
 def _advice(model: Any, lr: float) -> str:
     """What to change when training diverged."""
+    settings = [f"alpha (now {model.alpha})", f"negative (now {model.negative})"]
+    if engines.choose(model) == "array":        # the cap is the array engine's alone
+        settings.append(f"max_row_updates (now {model.max_row_updates})")
     return (f"training diverged (non-finite loss at learning rate {lr:.4g}, epoch {model.epochs_trained + 1}); "
-            f"no vectors were kept: lower alpha (now {model.alpha}), negative (now {model.negative}) or "
-            f"max_row_updates (now {model.max_row_updates})")
+            f"no vectors were kept: lower {', '.join(settings[:-1])} or {settings[-1]}")
