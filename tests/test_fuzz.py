@@ -13,6 +13,7 @@ allocation of gigabytes fails with MemoryError, which is not an Nsw2vError).
 every machine (CI included); the counts are chosen to keep the module near 10 s
 on 2 cores (``NSW2V_FUZZ_SCALE=100`` multiplies them, for a deep run).
 """
+import collections
 import gzip
 import os
 import resource
@@ -69,12 +70,20 @@ def guarded():
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+#: what the calls of :func:`clean` ended in since the last reset: "result" or "refused" (an Nsw2vError)
+OUTCOMES: collections.Counter = collections.Counter()
+
+
 def clean(call, *allowed):
-    """Run ``call()`` under the alarm: its result, or None when it raised an Nsw2vError (or one of ``allowed``)."""
+    """Run ``call()`` under the alarm: its result, or None when it raised an Nsw2vError (or one of ``allowed``);
+    any other exception fails the test."""
     signal.alarm(ALARM)
     try:
-        return call()
+        result = call()
+        OUTCOMES["result"] += 1
+        return result
     except (Nsw2vError, *allowed):
+        OUTCOMES["refused"] += 1
         return None
     finally:
         signal.alarm(0)
@@ -169,7 +178,9 @@ def test_vector_readers_end_in_a_result_or_their_own_error(seeds, case_path, gua
     def case(data):
         case_path.write_bytes(data)
         _read_vectors_every_way(case_path)
+    OUTCOMES.clear()
     case()
+    assert OUTCOMES["refused"] > 0 and OUTCOMES["result"] > 0, OUTCOMES     # both ends reached
 
 
 def test_a_valid_vector_file_reads_back(seeds, case_path):
@@ -231,7 +242,9 @@ def test_corpus_readers_end_in_a_result_or_their_own_error(seeds, case_path, gua
     def case(data):
         case_path.write_bytes(data)
         _read_corpus_every_way(case_path, workers=False)
+    OUTCOMES.clear()
     case()
+    assert OUTCOMES["refused"] > 0 and OUTCOMES["result"] > 0, OUTCOMES     # both ends reached
 
 
 def test_the_parallel_reader_ends_in_a_result_or_its_own_error(seeds, case_path, guarded):
@@ -241,7 +254,9 @@ def test_the_parallel_reader_ends_in_a_result_or_its_own_error(seeds, case_path,
     def case(data):
         case_path.write_bytes(data)
         _read_corpus_every_way(case_path, workers=True)
+    OUTCOMES.clear()
     case()
+    assert OUTCOMES["refused"] > 0 and OUTCOMES["result"] > 0, OUTCOMES     # both ends reached
 
 
 # --------------------------------------------------------------------------------------------- model files
