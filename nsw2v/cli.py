@@ -76,8 +76,9 @@ def _c_tool_options(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .formats import save_counts
-    from .util import release_freed_memory
+    from .util import one_heap, release_freed_memory
     from .word2vec import Word2Vec
+    one_heap()
     _c_tool_options(args)
     corpus = args.corpus or default_corpus()
     if args.plot:

@@ -92,6 +92,19 @@ def release_freed_memory() -> None:
             pass
 
 
+def one_heap() -> None:
+    """Have every thread of this process allocate from one heap (glibc's ``mallopt(M_ARENA_MAX, 1)``; elsewhere
+    nothing), as ``MALLOC_ARENA_MAX=1`` would. For the command line, which owns its process: the thread that
+    prepares the next chunk otherwise allocates from heaps of its own, which the main thread frees into and
+    which kept growing by some 35 MiB an epoch (peak 395 MiB against 348 MiB over 3 epochs of enwiki, no slower)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None).mallopt(-8, 1)            # M_ARENA_MAX
+        except (OSError, AttributeError):
+            pass
+
+
 def quiet_worker(parent: int) -> None:
     """Set up a forked worker process (the training pool's, the parallel reader's) for signals: Ctrl-C is
     ignored there (the parent gets it too, and ends its workers: no traceback from each of them), SIGTERM
