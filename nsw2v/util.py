@@ -16,7 +16,7 @@ import numbers
 import os
 import signal
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -80,16 +80,22 @@ def _range_words(low: Any, high: Any, low_open: bool = False) -> str:
     return ""
 
 
+def _glibc(call: Callable[[Any], Any]) -> None:
+    """``call(libc)`` on Linux, where the C library is glibc's or one like it; nothing elsewhere or on failure
+    (a C library without the function): what it tunes is memory, never results."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            call(ctypes.CDLL(None))
+        except (OSError, AttributeError):
+            pass
+
+
 def release_freed_memory() -> None:
     """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing): counting a
     corpus frees what it held on the way (provisional ids, the words' table, text blocks), about 70 MB for
     100 MB of text, which glibc would otherwise keep under the training's own peak."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            ctypes.CDLL(None).malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
+    _glibc(lambda libc: libc.malloc_trim(0))
 
 
 def one_heap() -> None:
@@ -97,12 +103,7 @@ def one_heap() -> None:
     nothing), as ``MALLOC_ARENA_MAX=1`` would. For the command line, which owns its process: the thread that
     prepares the next chunk otherwise allocates from heaps of its own, which the main thread frees into and
     which kept growing by some 35 MiB an epoch (peak 395 MiB against 348 MiB over 3 epochs of enwiki, no slower)."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            ctypes.CDLL(None).mallopt(-8, 1)            # M_ARENA_MAX
-        except (OSError, AttributeError):
-            pass
+    _glibc(lambda libc: libc.mallopt(-8, 1))            # -8: M_ARENA_MAX
 
 
 def quiet_worker(parent: int) -> None:

@@ -89,6 +89,13 @@ def clean(call, *allowed):
         signal.alarm(0)
 
 
+def reaching_both_ends(case):
+    """Run the fuzz ``case`` and check that its cases reached both a result and the library's own refusal."""
+    OUTCOMES.clear()
+    case()
+    assert OUTCOMES["refused"] > 0 and OUTCOMES["result"] > 0, OUTCOMES
+
+
 def mutated(seed: bytes):
     """Random bytes, or ``seed`` cut short, with bytes inserted, or with bits flipped."""
     n = len(seed)
@@ -178,9 +185,7 @@ def test_vector_readers_end_in_a_result_or_their_own_error(seeds, case_path, gua
     def case(data):
         case_path.write_bytes(data)
         _read_vectors_every_way(case_path)
-    OUTCOMES.clear()
-    case()
-    assert OUTCOMES["refused"] > 0 and OUTCOMES["result"] > 0, OUTCOMES     # both ends reached
+    reaching_both_ends(case)
 
 
 def test_a_valid_vector_file_reads_back(seeds, case_path):
@@ -242,9 +247,7 @@ def test_corpus_readers_end_in_a_result_or_their_own_error(seeds, case_path, gua
     def case(data):
         case_path.write_bytes(data)
         _read_corpus_every_way(case_path, workers=False)
-    OUTCOMES.clear()
-    case()
-    assert OUTCOMES["refused"] > 0 and OUTCOMES["result"] > 0, OUTCOMES     # both ends reached
+    reaching_both_ends(case)
 
 
 def test_the_parallel_reader_ends_in_a_result_or_its_own_error(seeds, case_path, guarded):
@@ -254,9 +257,7 @@ def test_the_parallel_reader_ends_in_a_result_or_its_own_error(seeds, case_path,
     def case(data):
         case_path.write_bytes(data)
         _read_corpus_every_way(case_path, workers=True)
-    OUTCOMES.clear()
-    case()
-    assert OUTCOMES["refused"] > 0 and OUTCOMES["result"] > 0, OUTCOMES     # both ends reached
+    reaching_both_ends(case)
 
 
 # --------------------------------------------------------------------------------------------- model files
