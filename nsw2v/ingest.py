@@ -376,6 +376,12 @@ class ResidentCorpus(EncodedCorpus):
             self._batches = [(backend.to_numpy(self.ids).astype(np.int32, copy=False), self.lengths)]
         return self._batches
 
+    def iter_batches(self):
+        return iter(self.batches)
+
+    def longest_sentence(self) -> int:
+        return int(self.lengths.max(initial=0))
+
     def iter_chunks(self, chunk_words: int = 1_000_000):
         """``(ids, sid)`` slices, chunk by chunk (views on ``xp``)."""
         for start, stop in chunk_bounds(self.lengths, chunk_words):

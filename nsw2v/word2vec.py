@@ -417,7 +417,7 @@ class Word2Vec:
                 return encoded.iter_chunks(chunk_words)
             return self.vocab.iter_chunks(corpus, chunk_words)
 
-        pairs = encoded is None or any(int(lengths.max(initial=0)) > 1 for _, lengths in encoded.batches)
+        pairs = encoded is None or encoded.longest_sentence() > 1
         if not pairs and self._group is None:   # known before training: refused before it (ranks: after)
             raise _nothing_to_train(source, self.min_count, None)
         self._loss_start = len(self.loss_history)

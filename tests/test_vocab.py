@@ -9,7 +9,7 @@ import pytest
 
 import nsw2v.vocab as vocab_module
 from nsw2v.corpus import LineSentence
-from nsw2v.vocab import Vocab
+from nsw2v.vocab import EncodedCorpus, Vocab
 
 CORPUS = [["b", "a", "c", "a"], ["c", "b", "d"], ["a"]]  # a:3, b:2, c:2, d:1
 
@@ -296,3 +296,23 @@ def test_max_final_vocab_keeps_the_words_counted_more_than_the_one_at_the_bound(
     _, kept = vocab.trimmed(2, encoded)
     ids, lengths = kept.batches[0]
     assert ids.tolist() == [0, 1] and lengths.tolist() == [1, 1]     # the sentence left empty is gone
+
+
+def test_encoded_corpus_keeps_two_bytes_an_id_and_gives_every_id_back():
+    rng = np.random.default_rng(0)
+    n = 100_000
+    ids = rng.integers(0, 1 << 16, size=n).astype(np.int32)
+    far = rng.choice(n, size=n // 100, replace=False)             # 1% of the tokens: words past 2**16
+    ids[far] = rng.integers(1 << 16, 1 << 31, size=far.size)
+    ids[:6] = [0, 65535, 65536, 65537, 131071, (1 << 31) - 1]      # each side of every boundary
+    lengths = np.array([6, n - 6 - 40, 40])
+    encoded = EncodedCorpus(iter([(ids, lengths), (ids[:7], np.array([7]))]))
+    assert [(b.tolist(), l.tolist()) for b, l in encoded.batches] == \
+        [(ids.tolist(), lengths.tolist()), (ids[:7].tolist(), [7])]
+    assert encoded.longest_sentence() == n - 46
+    chunks = list(encoded.iter_chunks(50))
+    assert np.concatenate([c for c, _ in chunks]).tolist() == ids.tolist() + ids[:7].tolist()
+    assert all(c.dtype == np.int32 for c, _ in chunks)
+    held = sum(a.nbytes for packed, _ in encoded._packed for a in packed)
+    assert held <= 2 * (n + 7) + 6 * (far.size + 13)                # 2 bytes an id, 6 more for a far one
+    assert EncodedCorpus([]).longest_sentence() == 0 and list(EncodedCorpus([]).iter_chunks()) == []
