@@ -3,6 +3,7 @@
     python benchmarks/results_table.py --corpus enwiki --runs 3                   # the README's rows
     python benchmarks/results_table.py --corpus enwiki --runs 3 --word2vec-bin ~/word2vec/bin/word2vec
     python benchmarks/results_table.py --tokens 200000 --runs 1 --configs cbow1   # a smoke test (a minute)
+    python benchmarks/results_table.py --from-json day1.json day2.json            # one table of two days' runs
 
 Each run is a whole process, as a user starts it, timed from outside: ``nsw2v
 train CORPUS -o v.bin --binary --quiet ...`` (the command line), a gensim 4
@@ -51,7 +52,7 @@ CONFIGS = {"cbow1": (0, 1), "sg1": (1, 1), "cbow5": (0, 5)}         # name: (sg,
 PEERS = ("nsw2v", "gensim", "c", "nsw2v-1")
 PEER_NAMES = {"nsw2v": "nsw2v, `--workers 2`", "gensim": "gensim {gensim}, `workers=2`",
               "c": "word2vec C tool, `-threads 2`", "nsw2v-1": "nsw2v, `--workers 1`"}
-COLUMNS = ["peer", "model", "epochs", "wall s", "CPU s", "peak MiB", "words/s", "analogy acc. (30k)",
+COLUMNS = ["peer", "model", "epochs", "wall s", "CPU s", "peak MiB", "k words/s", "analogy acc. % (30k)",
            "WordSim-353 rho", "speed vs gensim"]
 
 
@@ -67,6 +68,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="of nsw2v (--workers 2), gensim, c (needs --word2vec-bin), nsw2v-1 (--workers 1)")
     parser.add_argument("--word2vec-bin", metavar="PATH", help="the C tool's word2vec executable")
     parser.add_argument("--json", metavar="FILE", help="also write every run as JSON")
+    parser.add_argument("--from-json", nargs="+", metavar="FILE",
+                        help="measure nothing: print the table of runs saved by --json, one file a day")
     parser.add_argument("--gensim-child", nargs=5, metavar=("CORPUS", "OUT", "SG", "EPOCHS", "ALPHA"),
                         help=argparse.SUPPRESS)     # the gensim process this script times
     args = parser.parse_args(argv)
@@ -176,44 +179,71 @@ def versions() -> str:
     return text
 
 
-def spread(values: List[float], digits: str) -> str:
-    """``median`` or ``median (low–high)``."""
-    middle = format(statistics.median(values), digits)
-    if len(values) == 1:
-        return middle
-    return f"{middle} ({format(min(values), digits)}–{format(max(values), digits)})"
+def spread(days: List[List[float]], digits: str) -> str:
+    """Each day's median, then the range of every run in brackets: ``median`` for one run, ``median (low–high)``
+    for one day, ``median / median (low–high)`` for two."""
+    middles = " / ".join(format(statistics.median(values), digits) for values in days)
+    every = [value for values in days for value in values]
+    if len(every) == 1:
+        return middles
+    low, high = format(min(every), digits), format(max(every), digits)
+    return middles if low == high else f"{middles} ({low}–{high})"
 
 
-def table(runs: List[dict], raw_words: int, gensim_version: str) -> str:
+def table(days: List[List[dict]], raw_words: int, gensim_version: str) -> str:
+    """The table of the runs of one day or more (``days``: each day's runs), a row for each setting and peer."""
     lines = [markdown_header(COLUMNS)]
-    groups: Dict[tuple, List[dict]] = {}
-    for run in runs:
-        groups.setdefault((run["config"], run["peer"]), []).append(run)
-    for (config, peer), rows in groups.items():
+    groups: Dict[tuple, List[List[dict]]] = {}
+    for day, runs in enumerate(days):
+        for run in runs:
+            per_day = groups.setdefault((run["config"], run["peer"]), [[] for _ in days])
+            per_day[day].append(run)
+    for (config, peer), per_day in groups.items():
         sg, epochs = CONFIGS[config]
-        cpu = [r["cpu_seconds"] for r in rows]
-        gensim_rows = groups.get((config, "gensim"))
-        speed = None
-        if gensim_rows and peer != "gensim":
-            ratio = statistics.median(r["wall_seconds"] for r in gensim_rows) / \
-                    statistics.median(r["wall_seconds"] for r in rows)
-            speed = f"**{ratio:.2f}x**"
-        elif peer == "gensim":
-            speed = "1"
+        gensim_days = groups.get((config, "gensim"))
+
+        def column(figure, digits: str, scale: float = 1.0) -> str:
+            return spread([[scale * figure(r) for r in rows] for rows in per_day if rows], digits)
+
+        speed = "1" if peer == "gensim" else None
+        if gensim_days and peer != "gensim":
+            ratios = [statistics.median(r["wall_seconds"] for r in theirs) /
+                      statistics.median(r["wall_seconds"] for r in ours)
+                      for ours, theirs in zip(per_day, gensim_days) if ours and theirs]
+            speed = " / ".join(f"**{ratio:.2f}x**" for ratio in ratios) or None
+        cpu_median = statistics.median(r["cpu_seconds"] for rows in per_day for r in rows)
         lines.append(markdown_row([
             PEER_NAMES[peer].format(gensim=gensim_version), "skip-gram" if sg else "CBOW", epochs,
-            spread([r["wall_seconds"] for r in rows], ".1f"), spread(cpu, ".1f" if statistics.median(cpu) < 10 else ".0f"),
-            spread([r["peak_mib"] for r in rows], ",.0f"),
-            spread([raw_words * epochs / r["wall_seconds"] / 1000 for r in rows], ",.0f") + "k",
-            spread([100 * r["analogy_acc"] for r in rows], ".1f") + "%",
-            spread([r["wordsim_rho"] for r in rows], ".3f"), speed]))
+            column(lambda r: r["wall_seconds"], ".1f"),
+            column(lambda r: r["cpu_seconds"], ".1f" if cpu_median < 10 else ".0f"),
+            column(lambda r: r["peak_mib"], ",.0f"),
+            column(lambda r: raw_words * epochs / r["wall_seconds"] / 1000, ",.0f"),
+            column(lambda r: r["analogy_acc"], ".1f", 100),
+            column(lambda r: r["wordsim_rho"], ".3f"), speed]))
     return "\n".join(lines)
+
+
+def from_json(paths: List[str]) -> None:
+    """Print the table of the runs saved by ``--json``, one file a day (the README's two-day table)."""
+    saved = [json.loads(Path(path).read_text(encoding="utf-8")) for path in paths]
+    raw_words = {s["meta"]["raw_words"] for s in saved}
+    if len(raw_words) != 1:
+        sys.exit(f"--from-json: the files measured different corpora ({sorted(raw_words)} tokens)")
+    for path, s in zip(paths, saved):
+        print(f"{s['meta']['date']}: {s['meta']['machine']}; {s['meta']['versions']}; `{s['meta']['command']}` "
+              f"({path})")
+    print("\nEach cell: each file's median in the order above, then the range of every run.\n")
+    version = saved[0]["meta"]["versions"].partition("gensim ")[2] or "?"
+    print(table([s["runs"] for s in saved], raw_words.pop(), version))
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.gensim_child:
         gensim_child(*args.gensim_child)
+        return
+    if args.from_json:
+        from_json(args.from_json)
         return
     if "c" in args.peers and not args.word2vec_bin:
         print("no --word2vec-bin given: the table has no C tool rows", file=sys.stderr)
@@ -263,7 +293,7 @@ def main(argv=None) -> None:
               f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}.\n"
               f"Command: `python {shlex.join(['benchmarks/results_table.py'] + sys.argv[1:])}`\n")
     print(header)
-    print(table(runs, raw_words, gensim_version))
+    print(table([runs], raw_words, gensim_version))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"meta": {"corpus": source, "raw_words": raw_words, "machine": machine(),
