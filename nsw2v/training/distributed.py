@@ -514,9 +514,7 @@ class Sync:
         """Move the global loss into ``model.loss_history``, about once a second and at each epoch's end."""
         if not self.examples or not (force or time.monotonic() - self.logged >= 1.0):
             return
-        model = self.model
-        model.loss_history.append({"epoch": model.epochs_trained, "words": int(model.words_trained + self.global_words),
-                                   "alpha": float(self.rate.at_global(self.global_words)), "loss": self._mean(),
-                                   "examples": self.examples})
+        from .driver import record
+        record(self.model, self.global_words, self.rate.at_global(self.global_words), self._mean(), self.examples)
         self.loss, self.examples = 0.0, 0
         self.logged = time.monotonic()

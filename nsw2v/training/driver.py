@@ -151,10 +151,16 @@ def flush(model: Any, acc: engines.Accumulator, words: float, lr: float) -> floa
     mean = backend.to_float(acc.loss) / examples
     if not math.isfinite(mean):
         raise DivergedError(_advice(model, lr))
-    model.loss_history.append({"epoch": model.epochs_trained, "words": int(model.words_trained + words),
-                               "alpha": float(lr), "loss": mean, "examples": examples})
+    record(model, words, lr, mean, examples)
     acc.loss, acc.examples = 0.0, 0
     return mean
+
+
+def record(model: Any, words: float, lr: float, mean: float, examples: int) -> None:
+    """One entry of ``model.loss_history``: the mean loss of ``examples`` examples up to word ``words`` of this
+    training, where the learning rate was ``lr``."""
+    model.loss_history.append({"epoch": model.epochs_trained, "words": int(model.words_trained + words),
+                               "alpha": float(lr), "loss": mean, "examples": examples})
 
 
 def check_tables(model: Any, lr: float) -> None:
