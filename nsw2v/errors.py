@@ -39,7 +39,8 @@ class OutputError(Nsw2vError, OSError):
 
 
 class DivergedError(Nsw2vError, RuntimeError):
-    """Training produced non-finite values; the message says which setting to change."""
+    """Training diverged (a loss not finite or above twice an untrained model's, or tables not finite); the message
+    says which setting to change."""
 
 
 class BackendUnavailableError(Nsw2vError, RuntimeError):

@@ -192,7 +192,7 @@ def test_averaging_follows_the_schedule_and_ends_identical(tmp_path):
         V, H = 40, 3
 
         class Model:                                # what a sync reads of a Word2Vec
-            verbose, epochs_trained, words_trained, sync_period = False, 0, 0, 10
+            verbose, epochs_trained, words_trained, sync_period, negative = False, 0, 0, 10, 5
             vocab = Vocab([f"w{i}" for i in range(V)], np.arange(V, 0, -1))
 
         rank, size = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()

@@ -88,6 +88,27 @@ def test_a_learning_rate_that_diverges_stops_with_one_error_and_no_numpy_warning
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]      # overflow: said once, above
 
 
+@pytest.mark.parametrize("sg, alpha", [(0, 0.5), (1, 0.3)])
+def test_a_finite_loss_far_above_an_untrained_models_stops_as_diverged(sg, alpha):
+    # at these rates the loss of lee_background stays finite while it climbs to 45 (CBOW) and 4,000 (skip-gram)
+    # times an untrained model's: vectors that mean nothing, written without a word before the check
+    path = str(data_file("corpora/lee_background.cor"))
+    settings = dict(corpus_file=path, sg=sg, epochs=5, workers=1, seed=1, verbose=False)
+    with pytest.raises(DivergedError, match=r"training diverged \(loss .* per example, above 2 times an untrained "
+                                            r"model's 4\.16 at learning rate .*lower alpha \(now"):
+        Word2Vec(alpha=alpha, **settings)
+    healthy = Word2Vec(alpha=alpha * 0.4 if sg else 0.4, **settings)        # the rate below trains
+    worst = max(entry["loss"] for entry in healthy.loss_history)
+    assert worst < 6 * math.log(2) and healthy.loss_history[-1]["loss"] < 0.9 * worst         # and it learns
+
+
+def test_diverged_is_a_loss_not_finite_or_above_twice_an_untrained_models():
+    from nsw2v.training.driver import diverged
+    model = Word2Vec(negative=3)                    # untrained, an example's loss is 4 ln 2
+    assert not diverged(model, 8 * math.log(2) * 0.999) and diverged(model, 8 * math.log(2) * 1.001)
+    assert diverged(model, math.nan) and diverged(model, math.inf) and not diverged(model, 0.0)
+
+
 def test_the_cli_diverging_writes_nothing_and_says_it_in_one_line(tmp_path):
     out = tmp_path / "v.txt"
     result = run("train", data_file("corpora/lee_background.cor"), "--alpha", "1", "--engine", "array",

@@ -449,10 +449,10 @@ class Sync:
         self.loss += float(total[1])
         self.examples += int(total[2])
         lr = self.rate.at_global(total[0])
-        if self.examples and not np.isfinite(self.loss):
+        from .driver import _advice, diverged
+        if self.examples and diverged(self.model, self._mean()):
             self.settled = True
-            from .driver import _advice
-            error = DivergedError(_advice(self.model, lr))
+            error = DivergedError(_advice(self.model, lr, self._mean()))
             error.rank = self.group.rank            # raised on every rank: rank 0 prints it
             raise error
         active_ranks = int(total[3])

@@ -2,8 +2,9 @@
 
 The driver reads the corpus chunk by chunk (the next one prepared in a reader
 thread, or handed to a :class:`~.pool.Pool` of processes), has the engine train
-each, and after each chunk moves the loss into ``model.loss_history``. A
-non-finite loss stops training with :class:`~nsw2v.errors.DivergedError`.
+each, and after each chunk moves the loss into ``model.loss_history``. A loss
+that is not finite, or above twice an untrained model's (:func:`diverged`),
+stops training with :class:`~nsw2v.errors.DivergedError`.
 """
 from __future__ import annotations
 
@@ -149,8 +150,8 @@ def flush(model: Any, acc: engines.Accumulator, words: float, lr: float) -> floa
     if examples == 0:
         return float("nan")
     mean = backend.to_float(acc.loss) / examples
-    if not math.isfinite(mean):
-        raise DivergedError(_advice(model, lr))
+    if diverged(model, mean):
+        raise DivergedError(_advice(model, lr, mean))
     record(model, words, lr, mean, examples)
     acc.loss, acc.examples = 0.0, 0
     return mean
@@ -169,7 +170,7 @@ def check_tables(model: Any, lr: float) -> None:
     xp = backend.get_array_module(model.W_in)
     for table in (model.W_in, model.W_out):
         if not bool(xp.isfinite(table).all()):
-            error = DivergedError(_advice(model, lr).replace("non-finite loss", "non-finite vectors"))
+            error = DivergedError(_advice(model, lr, what="non-finite vectors"))
             error.rank = getattr(model, "rank", 0)      # on several ranks the tables are the same: rank 0 prints
             raise error
 
@@ -184,10 +185,33 @@ def _quiet(xp: Any):
         yield
 
 
-def _advice(model: Any, lr: float) -> str:
-    """What to change when training diverged."""
+#: A mean loss per example above this many times an untrained model's means training diverged. Untrained (every
+#: score 0), an example's loss is (1 + negative) ln 2; training lowers it from the first chunk on (no healthy run
+#: of lee_background or the shipped corpus, CBOW or skip-gram, alpha 0.05 to 0.4, 5 epochs, went above 0.85 times
+#: it), while a rate too high for the corpus climbs far past it and writes vectors that mean nothing (CBOW at
+#: alpha 0.5 on lee_background: 45 times, finite to the end; skip-gram at 0.3: 4,000 times).
+DIVERGED_LOSS = 2.0
+
+
+def diverged(model: Any, mean: float) -> bool:
+    """Whether a mean loss per example says training diverged: not finite, or above :data:`DIVERGED_LOSS` times
+    an untrained model's."""
+    return not math.isfinite(mean) or mean > DIVERGED_LOSS * untrained_loss(model)
+
+
+def untrained_loss(model: Any) -> float:
+    """The loss of an example when every score is 0: ``(1 + negative) ln 2``."""
+    return (1 + model.negative) * math.log(2)
+
+
+def _advice(model: Any, lr: float, mean: float = math.nan, what: str = "") -> str:
+    """What to change when training diverged (with the mean loss that said so, or ``what`` did)."""
     settings = [f"alpha (now {model.alpha})", f"negative (now {model.negative})"]
     if engines.choose(model) == "array":        # the cap is the array engine's alone
         settings.append(f"max_row_updates (now {model.max_row_updates})")
-    return (f"training diverged (non-finite loss at learning rate {lr:.4g}, epoch {model.epochs_trained + 1}); "
+    if not what:
+        what = ("non-finite loss" if not math.isfinite(mean) else
+                f"loss {mean:.4g} per example, above {DIVERGED_LOSS:g} times an untrained model's "
+                f"{untrained_loss(model):.3g}")
+    return (f"training diverged ({what} at learning rate {lr:.4g}, epoch {model.epochs_trained + 1}); "
             f"no vectors were kept: lower {', '.join(settings[:-1])} or {settings[-1]}")
