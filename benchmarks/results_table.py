@@ -167,10 +167,29 @@ def first_tokens(corpus: Path, tokens: int, folder: Path) -> Path:
     return path
 
 
+def commit() -> str:
+    """`` at commit abc1234`` (`` (modified)`` when the tree differs from it), or nothing outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
+                              timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if head.returncode != 0:
+        return ""
+    return f" at commit {head.stdout.strip()}" + (" (modified)" if dirty.stdout.strip() else "")
+
+
 def versions() -> str:
     import numpy
     import nsw2v
-    text = f"nsw2v {nsw2v.__version__}, NumPy {numpy.__version__}, Python {platform.python_version()}"
+    text = f"nsw2v {nsw2v.__version__}{commit()}, NumPy {numpy.__version__}, Python {platform.python_version()}"
+    try:
+        import numba
+        text += f", Numba {numba.__version__}"
+    except ImportError:
+        pass
     try:
         import gensim
         text += f", gensim {gensim.__version__}"

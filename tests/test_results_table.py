@@ -35,6 +35,7 @@ def test_results_table_smoke(tmp_path):
     assert len(rows) == 2
     assert ("**" in rows[0]) == ("gensim" in peers)         # the speed against gensim where gensim ran
     assert "Command: `python benchmarks/results_table.py --tokens 60000" in done.stdout
+    assert "NumPy" in json.loads(out.read_text())["meta"]["versions"]
 
 
 def test_results_table_from_json_gives_each_days_median_and_the_range_of_all_runs(tmp_path):
