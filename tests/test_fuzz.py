@@ -89,11 +89,11 @@ def clean(call, *allowed):
         signal.alarm(0)
 
 
-def reaching_both_ends(case):
-    """Run the fuzz ``case`` and check that its cases reached both a result and the library's own refusal."""
+def outcomes_of(case) -> dict:
+    """Run the fuzz ``case``: how many of its examples ended in a result and in the library's own refusal."""
     OUTCOMES.clear()
     case()
-    assert OUTCOMES["refused"] > 0 and OUTCOMES["result"] > 0, OUTCOMES
+    return {"refused": OUTCOMES["refused"], "result": OUTCOMES["result"]}
 
 
 def mutated(seed: bytes):
@@ -185,7 +185,8 @@ def test_vector_readers_end_in_a_result_or_their_own_error(seeds, case_path, gua
     def case(data):
         case_path.write_bytes(data)
         _read_vectors_every_way(case_path)
-    reaching_both_ends(case)
+    outcomes = outcomes_of(case)
+    assert outcomes["refused"] > 0 and outcomes["result"] > 0, outcomes      # both ends reached
 
 
 def test_a_valid_vector_file_reads_back(seeds, case_path):
@@ -247,7 +248,8 @@ def test_corpus_readers_end_in_a_result_or_their_own_error(seeds, case_path, gua
     def case(data):
         case_path.write_bytes(data)
         _read_corpus_every_way(case_path, workers=False)
-    reaching_both_ends(case)
+    outcomes = outcomes_of(case)
+    assert outcomes["refused"] > 0 and outcomes["result"] > 0, outcomes      # both ends reached
 
 
 def test_the_parallel_reader_ends_in_a_result_or_its_own_error(seeds, case_path, guarded):
@@ -257,7 +259,8 @@ def test_the_parallel_reader_ends_in_a_result_or_its_own_error(seeds, case_path,
     def case(data):
         case_path.write_bytes(data)
         _read_corpus_every_way(case_path, workers=True)
-    reaching_both_ends(case)
+    outcomes = outcomes_of(case)
+    assert outcomes["refused"] > 0 and outcomes["result"] > 0, outcomes      # both ends reached
 
 
 # --------------------------------------------------------------------------------------------- model files
