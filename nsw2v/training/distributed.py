@@ -61,6 +61,7 @@ import numpy as np
 
 from .. import backend
 from ..errors import DistributedError, DivergedError, ParameterError
+from .driver import _advice, diverged, record
 from .plan import LearningRate
 from .progress import Progress
 from .shards import Share, ShareSentences, combine, count_share, partition, sentence_count, vocabulary
@@ -449,7 +450,6 @@ class Sync:
         self.loss += float(total[1])
         self.examples += int(total[2])
         lr = self.rate.at_global(total[0])
-        from .driver import _advice, diverged
         if self.examples and diverged(self.model, self._mean()):
             self.settled = True
             error = DivergedError(_advice(self.model, lr, self._mean()))
@@ -514,7 +514,6 @@ class Sync:
         """Move the global loss into ``model.loss_history``, about once a second and at each epoch's end."""
         if not self.examples or not (force or time.monotonic() - self.logged >= 1.0):
             return
-        from .driver import record
         record(self.model, self.global_words, self.rate.at_global(self.global_words), self._mean(), self.examples)
         self.loss, self.examples = 0.0, 0
         self.logged = time.monotonic()
