@@ -116,7 +116,7 @@ def profile(xp, path: str, args, streams) -> dict:
         engine = engines.make(model, LearningRate(model.alpha, model.min_alpha, words))
         if hasattr(engine, "streams"):
             row["streams"] = engine.streams
-        chunks = model._encoded[1].iter_chunks(model.chunk_words)
+        chunks = model._encoded[1].iter_chunks(model.chunk_words or engine.chunk_words)
         prepared = [(len(ids), engine.prepare(0, number, ids, sid)) for number, (ids, sid) in enumerate(chunks)]
         if getattr(engine, "side", None) is not None:
             engine.side.synchronize()                      # the CUDA engine prepares on a stream of its own

@@ -86,9 +86,7 @@ def count_and_encode_file(path: PathLike, min_count: int = 5, max_sentence_lengt
     remap = _final_ids(index, vocab)
     for block in kept:
         np.take(remap, block, out=block)        # provisional ids to final ones, in place
-    ids = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int32)
-    del kept[:]
-    return vocab, EncodedCorpus(list(_batches(ids, lengths)))
+    return vocab, EncodedCorpus(_batches(kept, lengths))
 
 
 def _add_counts(counts: np.ndarray, kept: List[np.ndarray], index: dict) -> np.ndarray:
@@ -151,19 +149,28 @@ def _pieces(line_lengths: np.ndarray, limit: int) -> np.ndarray:
     return lengths
 
 
-def _batches(ids: np.ndarray, lengths: np.ndarray) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def _batches(blocks: List[np.ndarray], lengths: np.ndarray) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
     """``(ids, sentence lengths)`` in batches of whole sentences of about ``_BATCH_TOKENS`` tokens, out-of-vocabulary
-    tokens and the sentences they empty dropped: views of ``ids``, compacted in place (no second copy of the
-    corpus)."""
+    tokens and the sentences they empty dropped. ``blocks``: the corpus's ids in consecutive pieces of any size,
+    emptied as they are used, each freed once its tokens are batched: no copy of the whole corpus is made (one
+    would add 4 bytes a token to the reader's peak: 64 MiB on enwiki)."""
     ends = np.cumsum(lengths)
-    start = first = write = 0
+    blocks.reverse()                            # popped in order
+    rest = np.zeros(0, dtype=np.int32)          # what is left of the block being cut
+    start = first = 0
     while first < lengths.size:
         last = max(first + 1, int(np.searchsorted(ends, start + _BATCH_TOKENS, side="right")))
         stop = int(ends[last - 1])
-        kept_ids, kept_lengths = _keep_known(ids[start:stop], lengths[first:last])
+        pieces, need = [], stop - start
+        while need:
+            if not rest.size:
+                rest = blocks.pop()
+            pieces.append(rest[:need])
+            rest = rest[need:]
+            need -= pieces[-1].size
+        ids = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        del pieces
+        kept_ids, kept_lengths = _keep_known(ids, lengths[first:last])
         if kept_lengths.size:
-            n = kept_ids.size
-            ids[write:write + n] = kept_ids     # write <= start: only what was read already is overwritten
-            yield ids[write:write + n], kept_lengths
-            write += n
+            yield kept_ids, kept_lengths
         start, first = stop, last

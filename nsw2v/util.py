@@ -98,6 +98,33 @@ def release_freed_memory() -> None:
     _glibc(lambda libc: libc.malloc_trim(0))
 
 
+#: ``madvise``'s ``MADV_PAGEOUT`` (Linux 5.4 and later): reclaim the range's pages now.
+_MADV_PAGEOUT = 21
+
+
+def release_library_pages(fragment: str) -> int:
+    """Hand back the resident pages of the shared libraries whose path holds ``fragment`` (Linux's
+    ``madvise(MADV_PAGEOUT)`` on their mappings, from ``/proc/self/maps``; elsewhere nothing): for a library
+    read in once and not run again, such as LLVM's after Numba has loaded a cached loop. The kernel keeps what
+    it cannot reclaim (pages written, pages another process maps) and reads back any page used again: contents
+    never change. Returns the bytes of the mappings advised (0 where nothing was)."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        with open("/proc/self/maps") as maps:
+            spans = [line.split()[0] for line in maps if len(line.split()) >= 6 and fragment in line.split()[5]]
+        advised = 0
+        for span in spans:
+            low, high = (int(bound, 16) for bound in span.split("-"))
+            if libc.madvise(ctypes.c_void_p(low), ctypes.c_size_t(high - low), _MADV_PAGEOUT) == 0:
+                advised += high - low
+        return advised
+    except (OSError, AttributeError, ValueError):
+        return 0
+
+
 def one_heap() -> None:
     """Have every thread of this process allocate from one heap (glibc's ``mallopt(M_ARENA_MAX, 1)``; elsewhere
     nothing), as ``MALLOC_ARENA_MAX=1`` would. For the command line, which owns its process: the thread that

@@ -113,6 +113,11 @@ class Word2Vec:
         With ``distributed``: the ranks average the tables' most frequent rows
         every ``sync_period`` in-vocabulary words of a rank (an int), or
         seconds (a float); ``None``: at each epoch's end only.
+    chunk_words : int or None
+        In-vocabulary words the engine is handed at a time (whole sentences),
+        shared out among the array engine's processes; ``None`` (default): the
+        engine's own (``chunk_words`` of its class: 500,000 for the compiled
+        CPU loop, 1,000,000 for the array code and the CUDA kernels).
     callbacks : sequence
         gensim's callbacks: objects with any of ``on_train_begin``,
         ``on_epoch_begin``, ``on_epoch_end``, ``on_train_end`` (each called with
@@ -136,7 +141,7 @@ class Word2Vec:
                  ns_exponent: float = 0.75, cbow_mean: int = 1, sample: float = 1e-3, alpha: Optional[float] = None,
                  min_alpha: float = 0.0001, epochs: int = 5, batch_size: Optional[int] = None,
                  sampler: Optional[str] = None, seed: int = 1, xp: Any = None,
-                 max_sentence_length: int = 10000, chunk_words: int = 1_000_000,
+                 max_sentence_length: int = 10000, chunk_words: Optional[int] = None,
                  max_row_updates: Optional[int] = 64, workers: Optional[int] = None, verbose: bool = True,
                  callbacks: Sequence[Any] = (), engine: Optional[str] = None, compute_loss: bool = False,
                  trim_rule: Optional[Callable] = None, streams: Optional[int] = None,
@@ -204,9 +209,9 @@ class Word2Vec:
                 raise ParameterError(message)
         check_int("seed", self.seed, low=0)
         for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size", "workers",
-                     "max_sentence_length", "chunk_words"):
+                     "max_sentence_length"):
             positive_int(name, getattr(self, name))
-        for name in ("max_row_updates", "max_vocab_size", "max_final_vocab", "streams"):
+        for name in ("max_row_updates", "max_vocab_size", "max_final_vocab", "streams", "chunk_words"):
             positive_int(name, getattr(self, name), optional=True)
         check_number("ns_exponent", self.ns_exponent, low=0)
         check_number("sample", self.sample, low=0)
@@ -317,6 +322,8 @@ class Word2Vec:
                 and self.negative > V - 1:
             raise ParameterError(f"negative={self.negative} must be less than the vocabulary size ({V} words) "
                              "on the exclusion path; lower negative or use sampler='batched'")
+        engines.load(self)       # the compiled loop: loaded before the tables, on a small process (its docstring)
+
         def tables():
             rng = backend.make_rng(xp, self.seed)
             # The C tool's initialisation: input vectors uniform in [-0.5/H, 0.5/H), output vectors zero.

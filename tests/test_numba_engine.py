@@ -389,6 +389,19 @@ def test_the_compile_line_shows_when_compiling_takes_a_while(monkeypatch, capsys
     assert numba_engine._compile(False, verbose=True) < 1.0 and capsys.readouterr().err == ""
 
 
+def test_the_loop_hands_back_llvms_pages_once_loaded(monkeypatch):
+    """After compiling or loading the loop, the pages of LLVM's library go back (util.release_library_pages,
+    tested in test_reliability; the whole process's peak is measured by benchmarks/results_table.py)."""
+    released = []
+    monkeypatch.setattr(numba_engine, "_compiled", set())
+    monkeypatch.setattr(numba_engine, "_warm", lambda function: None)
+    monkeypatch.setattr(numba_engine, "release_library_pages", released.append)
+    numba_engine.load()
+    assert released == ["llvmlite"]
+    numba_engine.load()                     # loaded: nothing more
+    assert released == ["llvmlite"]
+
+
 def test_default_workers_and_engines(monkeypatch):
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert Word2Vec(xp="numpy").workers == cores                     # numba installed: the compiled engine
@@ -401,3 +414,17 @@ def test_default_workers_and_engines(monkeypatch):
     assert engines.choose(SimpleNamespace(engine=None, xp=np)) == "array"
     with pytest.raises(ParameterError, match="engine='numba' needs numba"):
         Word2Vec(xp="numpy", engine="numba")
+
+
+def test_build_vocab_loads_the_loop_before_it_allocates_the_tables(monkeypatch):
+    """So that what Numba reads in to load the loop (then handed back) comes on top of a process without the
+    tables; the array engine loads nothing."""
+    seen = []
+    monkeypatch.setattr(numba_engine, "load", lambda verbose=False: seen.append(model.W_in))
+    sentences = [["a", "b", "c", "d", "e", "f", "g", "a"], ["b", "c"]] * 5
+    model = Word2Vec(xp="numpy", vector_size=4, min_count=1, verbose=False)
+    model.build_vocab(sentences)
+    assert seen == [None] and model.W_in is not None
+    model = Word2Vec(xp="numpy", vector_size=4, min_count=1, verbose=False, engine="array")
+    model.build_vocab(sentences)
+    assert seen == [None]

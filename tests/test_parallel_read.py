@@ -100,3 +100,26 @@ def test_several_workers_need_fork(monkeypatch):
     with pytest.raises(ValueError, match="workers=2: several processes are started by fork"):
         Word2Vec(workers=2, xp="numpy", engine="array")
     Word2Vec(workers=1, xp="numpy", engine="array")
+
+
+def test_batches_cut_from_blocks_of_any_size(monkeypatch):
+    """Batches of whole sentences cut across blocks of any size (empty ones too) hold what one block gives,
+    every in-vocabulary id once and in order, and use up the blocks (each freed as it is cut)."""
+    import nsw2v.parallel_read as pr
+    monkeypatch.setattr(pr, "_BATCH_TOKENS", 50)
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 30, 60)
+    ids = rng.integers(-1, 100, int(lengths.sum())).astype(np.int32)      # -1: out of the vocabulary
+
+    def batches(blocks):
+        return [(i.tolist(), s.tolist()) for i, s in pr._batches(blocks, lengths)]
+
+    want = batches([ids.copy()])
+    assert len(want) > 10 and all(sum(s) <= 50 or len(s) == 1 for _, s in want)
+    assert sum((i for i, _ in want), []) == ids[ids >= 0].tolist()
+    known = [int((piece >= 0).sum()) for piece in np.split(ids, np.cumsum(lengths)[:-1])]
+    assert sum((s for _, s in want), []) == [n for n in known if n]
+    blocks = [block.copy() for block in np.split(ids, np.sort(rng.integers(0, ids.size, 40)))]
+    assert any(block.size == 0 for block in blocks)
+    assert batches(blocks) == want
+    assert blocks == []

@@ -621,3 +621,33 @@ def test_settings_assigned_after_the_constructor_are_checked_by_build_vocab_and_
     model.alpha = math.nan
     with pytest.raises(ParameterError, match="alpha=nan must be a finite number"):
         model.train(SENTENCES)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise(MADV_PAGEOUT) and /proc are Linux's")
+def test_a_mapped_files_pages_are_handed_back_and_read_again_unchanged(tmp_path):
+    """util.release_library_pages (what the compiled engine does to LLVM's library once its loop is loaded):
+    the resident pages of the mappings of the named file go, and reading them again gives the same bytes."""
+    import mmap
+    from nsw2v.util import release_library_pages
+    path = tmp_path / "library-like.bin"
+    data = np.random.default_rng(5).integers(0, 256, 8 << 20, dtype=np.uint8).tobytes()
+    path.write_bytes(data)
+
+    def resident_kib():
+        total, ours = 0, False
+        with open("/proc/self/smaps") as smaps:
+            for line in smaps:
+                head = line.split()
+                if head and not head[0].endswith(":"):
+                    ours = len(head) >= 6 and head[5] == str(path)
+                elif ours and head[0] == "Rss:":
+                    total += int(head[1])
+        return total
+
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ) as mapped:
+        touched = sum(mapped[i] for i in range(0, len(data), 4096))      # every page read in
+        assert resident_kib() > 7 * 1024
+        assert release_library_pages("library-like.bin") == len(data)
+        assert resident_kib() < 1024
+        assert mapped[:] == data and sum(data[::4096]) == touched
+        assert release_library_pages("no-such-library") == 0

@@ -41,6 +41,8 @@ class ArrayEngine:
     """
 
     name = "array"
+    #: In-vocabulary words of a chunk when ``model.chunk_words`` is None (shared out among the processes).
+    chunk_words = 1_000_000
 
     def __init__(self, model: Any, schedule: LearningRate, processes: int = 1):
         xp = model.xp

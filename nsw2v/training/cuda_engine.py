@@ -165,6 +165,8 @@ class CudaEngine:
     """Trains chunks by launches of ``walk.cu`` (see the module's docstring)."""
 
     name = "cuda"
+    #: In-vocabulary words of a chunk (one launch) when ``model.chunk_words`` is None.
+    chunk_words = 1_000_000
     #: train() returns with the kernel queued: the driver reads a chunk's loss after queueing the next chunk
     lagged_loss = True
 

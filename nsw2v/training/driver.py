@@ -72,7 +72,7 @@ def _train(model: Any, epoch_chunks: Callable[[int], Iterable], epochs: int, sch
             from .pool import Pool
             pool = Pool(engine, processes)
         # with several processes, smaller chunks shorten the end of an epoch, when one works alone
-        chunk_words = model.chunk_words // processes or 1
+        chunk_words = (model.chunk_words or engine.chunk_words) // processes or 1
         model._hook("on_train_begin")
         for _ in range(epochs):
             model._hook("on_epoch_begin")

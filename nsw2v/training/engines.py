@@ -76,6 +76,19 @@ def choose(model: Any) -> str:
     return name
 
 
+def load(model: Any) -> None:
+    """Load now what the engine of :func:`choose` will need: the compiled loop (:func:`.numba_engine.load`).
+    ``build_vocab`` calls it before it allocates the tables, which keeps the process's peak lower. Settings
+    :func:`choose` refuses are left for ``train()`` to report."""
+    try:
+        name = choose(model)
+    except ParameterError:
+        return
+    if name == "numba":
+        from .numba_engine import load as load_loop
+        load_loop(model.verbose)
+
+
 def make(model: Any, schedule: LearningRate) -> Any:
     """The engine of :func:`choose` for one ``train()`` call, following ``schedule``."""
     name = choose(model)

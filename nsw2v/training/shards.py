@@ -253,11 +253,9 @@ class ShareCount:
         blocks, self._ids = self._ids, None
         for block in blocks:                        # in place: never two copies of the whole share
             np.take(remap, block, out=block)
-        ids = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int32)
-        del blocks
         lengths = _pieces(np.concatenate(self._lengths or [np.zeros(0, dtype=np.int64)]), self._limit)
         self._lengths = self._numbering = None
-        return EncodedCorpus(list(_batches(ids, lengths)))
+        return EncodedCorpus(_batches(blocks, lengths))
 
 
 def count_share(share: Share, max_sentence_length: int = MAX_SENTENCE_LENGTH, max_tokens: int = 50_000_000,
