@@ -114,9 +114,9 @@ def release_library_pages(fragment: str) -> int:
         import ctypes
         libc = ctypes.CDLL(None)
         with open("/proc/self/maps") as maps:
-            spans = [line.split()[0] for line in maps if len(line.split()) >= 6 and fragment in line.split()[5]]
+            fields = [line.split(maxsplit=5) for line in maps]
         advised = 0
-        for span in spans:
+        for span in (f[0] for f in fields if len(f) == 6 and fragment in f[5]):
             low, high = (int(bound, 16) for bound in span.split("-"))
             if libc.madvise(ctypes.c_void_p(low), ctypes.c_size_t(high - low), _MADV_PAGEOUT) == 0:
                 advised += high - low

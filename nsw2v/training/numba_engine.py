@@ -45,7 +45,7 @@ stderr when it takes a while (``compile_seconds``). Loading reads in some 70
 MiB of LLVM's shared library, which training never runs: they are handed back
 at once (:func:`nsw2v.util.release_library_pages`), so that a process training
 with the loop is resident at what it holds, not at what Numba read to load it
-(one epoch of enwiki: 320 MiB at its peak before, 230-236 after, with the
+(one epoch of enwiki: 317-335 MiB at its peak before, 230-245 after, with the
 smaller chunks of :attr:`NumbaEngine.chunk_words`). ``fastmath`` allows reassociation
 and fused multiply-adds only (``reassoc``, ``contract``, ``nsz``): the dot
 products then vectorise (their float32 sums are taken in another order, a
