@@ -80,15 +80,17 @@ def _range_words(low: Any, high: Any, low_open: bool = False) -> str:
     return ""
 
 
-def _glibc(call: Callable[[Any], Any]) -> None:
-    """``call(libc)`` on Linux, where the C library is glibc's or one like it; nothing elsewhere or on failure
-    (a C library without the function): what it tunes is memory, never results."""
+def _glibc(call: Callable[[Any], Any]) -> Any:
+    """``call(libc)`` on Linux, where the C library is glibc's or one like it, and what it returns; ``None``
+    elsewhere or on failure (a C library without the function, no ``/proc``): what it tunes is memory, never
+    results."""
     if sys.platform.startswith("linux"):
         try:
             import ctypes
-            call(ctypes.CDLL(None))
-        except (OSError, AttributeError):
+            return call(ctypes.CDLL(None))
+        except (OSError, AttributeError, ValueError):
             pass
+    return None
 
 
 def release_freed_memory() -> None:
@@ -108,11 +110,8 @@ def release_library_pages(fragment: str) -> int:
     read in once and not run again, such as LLVM's after Numba has loaded a cached loop. The kernel keeps what
     it cannot reclaim (pages written, pages another process maps) and reads back any page used again: contents
     never change. Returns the bytes of the mappings advised (0 where nothing was)."""
-    if not sys.platform.startswith("linux"):
-        return 0
-    try:
+    def advise(libc: Any) -> int:
         import ctypes
-        libc = ctypes.CDLL(None)
         with open("/proc/self/maps") as maps:
             fields = [line.split(maxsplit=5) for line in maps]
         advised = 0
@@ -121,8 +120,8 @@ def release_library_pages(fragment: str) -> int:
             if libc.madvise(ctypes.c_void_p(low), ctypes.c_size_t(high - low), _MADV_PAGEOUT) == 0:
                 advised += high - low
         return advised
-    except (OSError, AttributeError, ValueError):
-        return 0
+
+    return _glibc(advise) or 0
 
 
 def one_heap() -> None:

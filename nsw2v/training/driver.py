@@ -185,11 +185,12 @@ def _quiet(xp: Any):
         yield
 
 
-#: A mean loss per example above this many times an untrained model's means training diverged. Untrained (every
-#: score 0), an example's loss is (1 + negative) ln 2; training lowers it from the first chunk on (no healthy run
-#: of lee_background or the shipped corpus, CBOW or skip-gram, alpha 0.05 to 0.4, 5 epochs, went above 0.85 times
-#: it; the array engine's first reports at batch 16,384, whose first steps are few: 0.96), while a rate too high for the corpus climbs far past it and writes vectors that mean nothing (CBOW at
-#: alpha 0.5 on lee_background: 45 times, finite to the end; skip-gram at 0.3: 4,000 times).
+#: A mean loss per example above this many times an untrained model's means training diverged. Untrained (every score
+#: 0), an example's loss is (1 + negative) ln 2; training lowers it from the first chunk on (no healthy run of
+#: lee_background or the shipped corpus, CBOW or skip-gram, alpha 0.05 to 0.4, 5 epochs, went above 0.85 times it; the
+#: array engine's first reports at batch 16,384, whose first steps are few: 0.96), while a rate too high for the corpus
+#: climbs far past it and writes vectors that mean nothing (CBOW at alpha 0.5 on lee_background: 45 times, finite to
+#: the end; skip-gram at 0.3: 4,000 times).
 DIVERGED_LOSS = 2.0
 
 

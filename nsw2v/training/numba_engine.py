@@ -553,7 +553,8 @@ class NumbaEngine:
     name = "numba"
     #: In-vocabulary words of a chunk when ``model.chunk_words`` is None. A chunk training and the next one,
     #: read and subsampled ahead, are held at once: half a million words rather than a million take some 20 MiB
-    #: off the peak of one epoch of enwiki (two threads: 230-234 MiB against 252), at the same speed. The
+    #: off the peak of one epoch of enwiki (two threads, `/usr/bin/time -f %M nsw2v train`: 230-234 MiB against
+    #: 252, alternating, the 2-core machine, 2026-12-08), at the same speed. The
     #: vectors differ as another seed's do (every draw is keyed by the chunk): CBOW, one epoch, one thread,
     #: seeds 1-8, analogy 12.8-13.9% (mean 13.5) against 12.4-13.7% (13.3), WordSim-353 0.451-0.501 (0.477)
     #: against 0.452-0.515 (0.485), 2026-12-08.
